@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh Debian/Ubuntu machine (idempotent):
+#   - Debian packages: text-to-speech engines and sox (installed only when missing)
+#   - a virtualenv in .venv with speechrnn installed in editable mode
+# Usage: bash scripts/setup.sh   (SPEECHRNN_SKIP_APT=1 to skip the Debian step)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+APT_PKGS=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox libsndfile1 fortunes fortunes-min)
+if [ -z "${SPEECHRNN_SKIP_APT:-}" ] && command -v apt-get >/dev/null; then
+  missing=()
+  for p in "${APT_PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+# torch 2.14.1 + torchaudio 2.11.0 load together; torchaudio from PyPI does not load beside torch 2.13 CPU.
+.venv/bin/pip install -q --disable-pip-version-check "torch==2.14.1" "torchaudio==2.11.0"
+.venv/bin/pip install -q --disable-pip-version-check -e ".[dev,lm,plots]"
+echo "setup: ok ($(.venv/bin/python -c 'import torch, torchaudio; print("torch", torch.__version__, "torchaudio", torchaudio.__version__)'))"
