@@ -5,7 +5,7 @@
 # Usage: bash scripts/setup.sh   (SPEECHRNN_SKIP_APT=1 to skip the Debian step)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT_PKGS=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox libsndfile1 fortunes fortunes-min)
+APT_PKGS=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox libsndfile1 fortunes fortunes-min wordnet-base)
 if [ -z "${SPEECHRNN_SKIP_APT:-}" ] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${APT_PKGS[@]}"; do
@@ -22,5 +22,5 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 # torch 2.14.1 + torchaudio 2.11.0 load together; torchaudio from PyPI does not load beside torch 2.13 CPU.
 .venv/bin/pip install -q --disable-pip-version-check "torch==2.14.1" "torchaudio==2.11.0"
-.venv/bin/pip install -q --disable-pip-version-check -e ".[dev,lm,plots]"
+.venv/bin/pip install -q --disable-pip-version-check -e ".[dev,lm,plots,bpe,tts]"
 echo "setup: ok ($(.venv/bin/python -c 'import torch, torchaudio; print("torch", torch.__version__, "torchaudio", torchaudio.__version__)'))"
