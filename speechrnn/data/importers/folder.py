@@ -6,9 +6,9 @@ Layout::
 
 Folders whose names start with ``_`` or ``.`` (e.g. ``_background_noise_``)
 are skipped. Each file goes to ``train``, ``dev`` or ``test`` by a SHA-1 hash
-of its path relative to its label folder, so the assignment is deterministic,
-stable when files are added, and the same file name (e.g. one speaker's take)
-lands in the same split under every label.
+of its path relative to its label folder, without extension, so the assignment
+is deterministic, stable when files are added, and the same file name (e.g. one
+speaker's take) lands in the same split under every label.
 """
 from __future__ import annotations
 
@@ -63,11 +63,11 @@ def prepare_folder(
     for label_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
         files = sorted(p for p in label_dir.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
         for f in files:
-            rel = f.relative_to(label_dir).as_posix()
+            rel = f.relative_to(label_dir).with_suffix("").as_posix()
             split = hash_split(rel, dev_fraction, test_fraction)
             splits[split].append(
                 Utterance(
-                    id=f"{label_dir.name}/{rel.rsplit('.', 1)[0]}",
+                    id=f"{label_dir.name}/{rel}",
                     audio=str(f.resolve()),
                     duration=audio_duration(f),
                     **{label_field: label_dir.name},

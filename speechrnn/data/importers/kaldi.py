@@ -7,6 +7,8 @@ A Kaldi data directory holds::
     utt2spk    <utterance-id> <speaker-id>    (optional)
     segments   <utterance-id> <recording-id> <start> <end>   (optional; end -1 = to the end)
 
+Relative ``wav.scp`` paths are looked up against the data directory first,
+then the current working directory (Kaldi runs scripts from the recipe folder).
 Without ``segments`` each recording is one utterance with the recording id.
 ``corpus_dir`` may be one data directory (one split, named after the folder
 unless ``split`` is given) or a folder of data directories (one split each,
@@ -83,7 +85,8 @@ def _read_wav_scp(path: Path) -> dict[str, Path]:
                 "write the audio to files first (e.g. with sox or ffmpeg) and list their paths"
             )
         audio = Path(value)
-        audio = audio if audio.is_absolute() else (path.parent / audio)
+        if not audio.is_absolute():
+            audio = next((c for c in (path.parent / audio, Path.cwd() / audio) if c.is_file()), path.parent / audio)
         if not audio.is_file():
             missing.append(f"line {n}: {value}")
         recs[key] = audio.resolve()
