@@ -293,3 +293,29 @@ def test_folder_labels_and_errors(tmp_path):
         prepare_folder(tmp_path / "kw" / "_ignored")
     with pytest.raises(CorpusError, match="missing corpus folder"):
         prepare_folder(tmp_path / "nowhere")
+
+
+# --------------------------------------------------------------------------- CLI
+def test_cli_prepare_prints_counts_and_writes_manifests(tmp_path, capsys):
+    from speechrnn.cli import main
+
+    root = make_speech_commands(tmp_path / "sc")
+    rc = main(["prepare", "speech_commands", str(root), str(tmp_path / "out"), "--protocol", "12class",
+               "--silence-fraction", "0.5"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:4]}
+    assert rows["train"][0] == "6" and rows["dev"][0] == "5" and rows["test"][0] == "3"  # words + half as many silence (half up)
+    assert float(rows["train"][1]) == pytest.approx((4 * 0.2 + 2 * 1.0) / 3600, abs=1e-3)
+    assert len(read_manifest(tmp_path / "out" / "train.jsonl")) == 6
+
+
+def test_cli_prepare_reports_layout_errors(tmp_path, capsys):
+    from speechrnn.cli import main
+
+    rc = main(["prepare", "librispeech", str(tmp_path), str(tmp_path / "out")])
+    assert rc == 2
+    assert "no LibriSpeech part folders" in capsys.readouterr().err
+    assert main(["prepare", "folder", str(make_folder(tmp_path / "f", n=2)), str(tmp_path / "o2"),
+                 "--label-field", "speaker"]) == 0
+    assert {u.speaker for u in read_manifest(tmp_path / "o2" / "train.jsonl")} <= {"alice", "bob", "carol"}

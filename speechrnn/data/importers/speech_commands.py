@@ -104,7 +104,7 @@ def prepare_speech_commands(
     if protocol == "12class":
         noise = _noise_files(require_dir(root / NOISE_DIR, f"{NOISE_DIR} folder (needed for 12class)"))
         for i, split in enumerate(("train", "dev", "test")):
-            count = int(round(silence_fraction * len(splits[split])))
+            count = int(np.floor(silence_fraction * len(splits[split]) + 0.5))  # round half up
             splits[split].extend(_silence_items(noise, split, count, np.random.default_rng([seed, i])))
     write_splits(output_dir, splits)
     return splits
