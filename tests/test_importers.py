@@ -319,3 +319,11 @@ def test_cli_prepare_reports_layout_errors(tmp_path, capsys):
     assert main(["prepare", "folder", str(make_folder(tmp_path / "f", n=2)), str(tmp_path / "o2"),
                  "--label-field", "speaker"]) == 0
     assert {u.speaker for u in read_manifest(tmp_path / "o2" / "train.jsonl")} <= {"alice", "bob", "carol"}
+
+
+def test_kaldi_relative_paths_fall_back_to_working_directory(tmp_path, monkeypatch):
+    d = make_kaldi(tmp_path / "s5" / "data" / "train", tmp_path / "s5" / "audio")
+    (d / "wav.scp").write_text("rec2 audio/rec2.flac\n")  # relative to the recipe folder, Kaldi style
+    monkeypatch.chdir(tmp_path / "s5")
+    (u,) = prepare_kaldi(d)["train"]
+    assert u.audio == str((tmp_path / "s5" / "audio" / "rec2.flac").resolve())

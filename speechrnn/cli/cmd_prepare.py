@@ -18,14 +18,16 @@ def register(subparsers) -> None:
         "prepare",
         help="build JSONL manifests from a corpus folder",
         description="Validate a corpus layout and write <OUT_DIR>/<split>.jsonl manifests.",
+        epilog=__doc__.split("Examples\n--------\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     corpora = p.add_subparsers(dest="corpus", metavar="CORPUS")
     corpora.required = True
 
     def corpus(name: str, help: str) -> argparse.ArgumentParser:
         c = corpora.add_parser(name, help=help)
-        c.add_argument("corpus_dir", metavar="CORPUS_DIR")
-        c.add_argument("out_dir", metavar="OUT_DIR")
+        c.add_argument("corpus_dir", metavar="CORPUS_DIR", help="the corpus folder, as extracted")
+        c.add_argument("out_dir", metavar="OUT_DIR", help="where <split>.jsonl manifests are written")
         c.set_defaults(func=_run)
         return c
 
@@ -33,7 +35,8 @@ def register(subparsers) -> None:
     c.add_argument("--parts", nargs="+", default=None, help="parts to import (default: all found)")
 
     c = corpus("speech_commands", "Google Speech Commands v1/v2")
-    c.add_argument("--protocol", choices=["35class", "12class"], default="35class")
+    c.add_argument("--protocol", choices=["35class", "12class"], default="35class",
+                   help="35class: every word; 12class: 10 commands + _unknown_ + _silence_")
     c.add_argument("--silence-fraction", type=float, default=0.1, help="12class: silence items per word item")
     c.add_argument("--seed", type=int, default=0, help="12class: seed for silence slices")
 
@@ -44,7 +47,8 @@ def register(subparsers) -> None:
     c.add_argument("--split", default=None, help="split name for a single data directory")
 
     c = corpus("folder", "one folder per label: CORPUS_DIR/<label>/*.wav|flac|ogg")
-    c.add_argument("--label-field", choices=["label", "speaker"], default="label")
+    c.add_argument("--label-field", choices=["label", "speaker"], default="label",
+                   help="store folder names as keyword labels or as speaker ids")
     c.add_argument("--dev-fraction", type=float, default=0.1)
     c.add_argument("--test-fraction", type=float, default=0.1)
 
