@@ -1,0 +1,211 @@
+"""Decoding: greedy, beam (+LM, lexicon, hotwords), word alignment, keyword search."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from speechrnn.config import from_dict
+from speechrnn.decoding import (
+    DecodingConfig, DecodingError, align_words, beam_search, beam_search_batch, decode,
+    greedy_decode, ids_to_text, keyword_scores, keyword_search, text_to_ids,
+)
+from speechrnn.errors import ConfigError
+from speechrnn.lm import build_arpa
+
+LABELS = ["<blank>", " ", *"abcdefghijklmnopqrstuvwxyz", "'"]
+V = len(LABELS)
+IDX = {s: i for i, s in enumerate(LABELS)}
+
+
+def frames_to_log_probs(frames: list, peak: float = 0.9) -> torch.Tensor:
+    """(T, V) log-probs; each frame is a symbol ("_" = blank) or a dict symbol -> prob."""
+    out = []
+    for f in frames:
+        dist = {"_": peak} if f == "_" else ({f: peak} if isinstance(f, str) else f)
+        p = np.full(V, 0.0)
+        for sym, prob in dist.items():
+            p[IDX["<blank>" if sym == "_" else sym]] = prob
+        rest = 1.0 - p.sum()
+        p[p == 0] = rest / (p == 0).sum()
+        out.append(np.log(p))
+    return torch.tensor(np.array(out), dtype=torch.float32)
+
+
+def spell(text: str, hold: int = 1, gap: int = 1) -> list:
+    """Frames for ``text``: each symbol held ``hold`` frames, then ``gap`` blanks."""
+    frames = ["_"]
+    for ch in text:
+        frames += [ch] * hold + ["_"] * gap
+    return frames
+
+
+@pytest.fixture(scope="module")
+def cat_lm(tmp_path_factory):
+    texts = ["the cat sat on the mat", "the cat ran", "a cat and the dog", "the dog sat"] * 3
+    return build_arpa(texts, tmp_path_factory.mktemp("lm") / "cat.arpa", order=3)
+
+
+def ambiguous_the_cat() -> torch.Tensor:
+    """"the cat" where the c frame slightly prefers k: greedy says "the kat"."""
+    frames = spell("the ") + ["_", {"k": 0.5, "c": 0.45}, "_"] + spell("at")[1:]
+    return frames_to_log_probs(frames)
+
+
+# --- greedy -------------------------------------------------------------------
+def test_greedy_collapses_repeats_and_drops_blanks():
+    frames = ["_", "c", "c", "_", "a", "t", "t", "_", " ", "a", "l", "_", "l", "_"]
+    ids = greedy_decode(frames_to_log_probs(frames).unsqueeze(0))[0]
+    assert ids_to_text(ids, LABELS) == "cat all"
+
+
+def test_greedy_batch_equals_items_with_padding():
+    torch.manual_seed(0)
+    lengths = [20, 12, 5]
+    x = torch.randn(3, 20, V).log_softmax(-1)
+    x[1, 12:] = torch.randn(8, V) * 50  # garbage padding must not matter
+    x[2, 5:] = 0.0
+    batch = greedy_decode(x, torch.tensor(lengths))
+    for i, n in enumerate(lengths):
+        assert batch[i] == greedy_decode(x[i : i + 1, :n])[0]
+
+
+def test_greedy_rejects_bad_shapes():
+    with pytest.raises(DecodingError, match="shape"):
+        greedy_decode(torch.zeros(5, V))
+    with pytest.raises(DecodingError, match="lengths"):
+        greedy_decode(torch.zeros(1, 5, V), [9])
+
+
+# --- beam search --------------------------------------------------------------
+def test_beam_without_lm_matches_greedy_on_peaked_posteriors():
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        words = ["".join(rng.choice(list("abcdefgh"), size=rng.integers(2, 5))) for _ in range(3)]
+        lp = frames_to_log_probs(spell(" ".join(words)), peak=0.95)
+        greedy = ids_to_text(greedy_decode(lp.unsqueeze(0))[0], LABELS)
+        result = beam_search(lp, LABELS, beam_size=16)
+        assert result.text == greedy == " ".join(words)
+        assert result.tokens == text_to_ids(result.text, LABELS)
+
+
+def test_lm_fusion_fixes_spelling_toward_in_lm_word(cat_lm):
+    lp = ambiguous_the_cat()
+    assert beam_search(lp, LABELS, beam_size=16).text == "the kat"
+    assert beam_search(lp, LABELS, beam_size=16, lm=cat_lm, alpha=0.5, beta=1.0).text == "the cat"
+
+
+def test_lexicon_without_lm_prefers_known_words():
+    lp = ambiguous_the_cat()
+    assert beam_search(lp, LABELS, beam_size=16, lexicon=["the", "cat"]).text == "the cat"
+
+
+def test_hotword_boost_changes_output():
+    lp = ambiguous_the_cat()
+    assert beam_search(lp, LABELS, beam_size=16).text == "the kat"
+    out = beam_search(lp, LABELS, beam_size=16, hotwords=["cat"], hotword_weight=5.0)
+    assert out.text == "the cat"
+
+
+def test_beam_nbest_and_batch_with_padding():
+    lp = ambiguous_the_cat()
+    nbest = beam_search(lp, LABELS, beam_size=16, nbest=3)
+    assert [r.text for r in nbest[:2]] == ["the kat", "the cat"]
+    assert nbest[0].score >= nbest[1].score
+    padded = torch.cat([lp, torch.zeros(7, V)]).unsqueeze(0).repeat(2, 1, 1)  # (2,T+7,V)
+    outs = beam_search_batch(padded, [lp.shape[0], lp.shape[0]], LABELS, beam_size=16)
+    assert [r.text for r in outs] == ["the kat", "the kat"]
+
+
+def test_beam_rejects_label_mismatch():
+    with pytest.raises(DecodingError, match="classes"):
+        beam_search(torch.zeros(4, V + 1), LABELS)
+
+
+# --- alignment ----------------------------------------------------------------
+def test_word_timestamps_match_known_frames():
+    # frames: 0-1 blank | "the" at 2..7 | 8-9 blank/space | "cat" at 10..19 | blanks
+    frames = ["_", "_", "t", "t", "h", "h", "e", "e", " ", "_"]
+    frames += ["c"] * 3 + ["_"] + ["a"] * 3 + ["_"] + ["t", "t"] + ["_"] * 4
+    lp = frames_to_log_probs(frames, peak=0.8)
+    tokens = greedy_decode(lp.unsqueeze(0))[0]
+    shift = 0.03
+    words = align_words(lp, tokens, LABELS, frame_shift_s=shift)
+    assert [w.word for w in words] == ["the", "cat"]
+    expected = [(2, 8), (10, 20)]
+    for w, (s, e) in zip(words, expected):
+        assert abs(w.start - s * shift) <= shift + 1e-9
+        assert abs(w.end - e * shift) <= shift + 1e-9
+        assert 0.7 < w.confidence <= 0.81
+
+
+def test_alignment_confidence_lower_for_uncertain_word():
+    frames = spell("go ") + [{"u": 0.35}, "_", {"p": 0.35}, "_"]
+    lp = frames_to_log_probs(frames)
+    words = align_words(lp, text_to_ids("go up", LABELS), LABELS, 0.03)
+    assert words[0].confidence > 0.85 > 0.4 > words[1].confidence
+
+
+def test_alignment_needs_enough_frames():
+    lp = frames_to_log_probs(["a", "_"])
+    with pytest.raises(DecodingError, match="frames"):
+        align_words(lp, text_to_ids("aaa", LABELS), LABELS, 0.03)
+
+
+# --- config-driven batch decoding ----------------------------------------------
+def test_decode_with_config_gives_text_and_words(cat_lm):
+    lp = ambiguous_the_cat()
+    batch = torch.stack([lp, lp])  # (2,T,V)
+    cfg = from_dict(DecodingConfig, {"method": "beam", "beam_size": 16, "lm_path": str(cat_lm)})
+    results = decode(batch, [lp.shape[0]] * 2, LABELS, cfg, frame_shift_s=0.03)
+    assert [r.text for r in results] == ["the cat", "the cat"]
+    assert [w.word for w in results[0].words] == ["the", "cat"]
+    greedy = decode(batch, [lp.shape[0]] * 2, LABELS, frame_shift_s=0.03)
+    assert greedy[0].text == "the kat" and greedy[0].score < 0
+
+
+def test_decoding_config_is_strict(tmp_path):
+    with pytest.raises(ConfigError, match="beam_sise"):
+        from_dict(DecodingConfig, {"beam_sise": 3})
+    with pytest.raises(ConfigError, match="lm_path"):
+        from_dict(DecodingConfig, {"method": "beam", "lm_path": str(tmp_path / "none.arpa")})
+    with pytest.raises(ConfigError, match="greedy"):
+        from_dict(DecodingConfig, {"hotwords": ["x"]})
+
+
+# --- keyword search -------------------------------------------------------------
+def keyword_fixture() -> tuple[torch.Tensor, int, int]:
+    """"hello there my cat is here" with "cat" spelled from frame ``start`` to ``end``."""
+    before = spell("hello there my ")
+    start = len(before)
+    frames = before + spell("cat")[1:] + spell(" is here")[1:]
+    end = start + 4  # c _ a _ t -> t at start+4
+    return frames_to_log_probs(frames), start, end
+
+
+def test_keyword_found_at_known_span_and_absent_keyword_scores_lower():
+    lp, start, end = keyword_fixture()
+    hits = keyword_search(lp, text_to_ids("cat", LABELS), threshold=-1.0)
+    assert len(hits) == 1
+    assert abs(hits[0].start - start) <= 1 and abs(hits[0].end - end) <= 1
+    present = keyword_scores(lp, text_to_ids("cat", LABELS)).scores.max()
+    absent = keyword_scores(lp, text_to_ids("dog", LABELS)).scores.max()
+    assert present > -0.5 and absent < present - 3.0
+    assert keyword_search(lp, text_to_ids("dog", LABELS), threshold=-1.0) == []
+
+
+def test_keyword_multiword_and_repeated_letters():
+    lp = frames_to_log_probs(spell("we all see the ball"))
+    ks = keyword_scores(lp, text_to_ids("all", LABELS))
+    hits = keyword_search(lp, text_to_ids("all", LABELS), threshold=-1.0)
+    assert len(hits) == 2  # "all" and the tail of "ball"
+    assert hits[0].start < hits[1].start
+    # a, l, blank, l: CTC needs 4 frames (a blank between the repeated l's)
+    assert np.isneginf(ks.scores[:3]).all() and np.isfinite(ks.scores[3])
+    phrase = keyword_search(lp, text_to_ids("see the", LABELS), threshold=-1.0)
+    assert len(phrase) == 1 and phrase[0].times(0.03)[1] > phrase[0].times(0.03)[0]
+
+
+def test_keyword_rejects_blank_ids():
+    with pytest.raises(DecodingError, match="non-blank"):
+        keyword_scores(torch.zeros(5, V), [0, 3])
