@@ -209,7 +209,7 @@ def make_kaldi(d, audio_dir):
 
 def test_kaldi_segments_text_utt2spk(tmp_path):
     d = make_kaldi(tmp_path / "data" / "train", tmp_path / "data" / "audio")
-    (d / "segments").write_text("utt1 rec1 0.00 0.75\nutt2 rec1 0.75 -1\nutt3 rec2 0.1 0.4\n")
+    (d / "segments").write_text("utt1 rec1 0.00 0.75\nutt2 rec1 0.75 -1\nutt3 rec2 0.1 0.4\nutt4 rec2 0.3 0.9\n")
     (d / "text").write_text("utt1 HELLO THERE\nutt2 GENERAL  KENOBI\n")
     (d / "utt2spk").write_text("utt1 spkA\nutt2 spkA\nutt3 spkB\n")
     splits = prepare_kaldi(d, tmp_path / "out")
@@ -218,6 +218,7 @@ def test_kaldi_segments_text_utt2spk(tmp_path):
     assert by_id["utt2"].offset == 0.75 and by_id["utt2"].duration == pytest.approx(1.25)
     assert by_id["utt3"].text is None and by_id["utt3"].speaker == "spkB"
     assert by_id["utt3"].audio == str((tmp_path / "data" / "audio" / "rec2.flac").resolve())
+    assert by_id["utt4"].duration == pytest.approx(0.2)  # end past the 0.5 s file is clipped
     assert by_id["utt1"].extra == {"recording": "rec1"}
     assert read_manifest(tmp_path / "out" / "train.jsonl") == splits["train"]
 
@@ -240,6 +241,7 @@ def test_kaldi_folder_of_data_dirs_without_segments(tmp_path):
         ({"wav.scp": "rec1 /no/such/file.wav\n"}, r"missing files:\n  line 1: /no/such/file.wav"),
         ({"segments": "utt1 rec9 0 1\n"}, r"segments:1: recording 'rec9' is not in wav.scp"),
         ({"segments": "utt1 rec1 1.0 0.5\n"}, r"segments:1: bad segment times"),
+        ({"segments": "utt1 rec2 0.6 0.9\n"}, r"'utt1' starts at 0.6 s, after recording 'rec2' ends \(0.500 s\)"),
         ({"text": "utt1 hi\nrec7 bye\n"}, r"text:2: utterance 'rec7' is not in wav.scp"),
         ({"utt2spk": "rec1 a\nrec1 b\n"}, r"utt2spk:2: duplicate id 'rec1'"),
         ({"text": "rec1\n"}, r"text:1: expected at least 2 fields"),

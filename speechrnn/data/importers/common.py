@@ -84,8 +84,9 @@ def write_splits(output_dir: str | os.PathLike | None, splits: dict[str, list[Ut
 def parse_table(path: Path, min_fields: int, max_fields: int | None = None) -> Iterable[tuple[int, list[str]]]:
     """Yield ``(line_no, fields)`` of a whitespace-separated text file, skipping blank lines.
 
-    Raises CorpusError naming the file and line when the field count is wrong.
-    With ``max_fields=1``-style limits the last field keeps its inner spaces.
+    Raises CorpusError naming the file and line when there are fewer than
+    ``min_fields`` fields. With ``max_fields`` given, the line is split at most
+    ``max_fields - 1`` times, so the last field keeps its inner spaces (text).
     """
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):

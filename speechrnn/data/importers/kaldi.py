@@ -52,7 +52,8 @@ def prepare_kaldi(
     CorpusError
         No ``wav.scp``; piped or missing wav.scp entries; malformed lines;
         ``segments``/``text``/``utt2spk`` naming unknown recordings/utterances;
-        segments with ``end <= start``.
+        segments with ``end <= start`` or starting after their recording ends
+        (ends past the recording are clipped to it).
     """
     root = require_dir(Path(corpus_dir), "Kaldi data directory")
     if (root / "wav.scp").is_file():
@@ -128,15 +129,14 @@ def _read_data_dir(d: Path) -> list[Utterance]:
                 f"{'segments' if (d / 'segments').is_file() else 'wav.scp'}"
                 + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
             )
-    rec_dur: dict[str, float] = {}
+    rec_dur = {rec: audio_duration(path) for rec, path in recs.items()}  # header reads: cheap
     utts = []
     for utt_id, (rec, t0, t1) in segs.items():
-        if t1 is None:
-            if rec not in rec_dur:
-                rec_dur[rec] = audio_duration(recs[rec])
-            t1 = rec_dur[rec]
-            if t1 <= t0:
-                raise CorpusError(f"{d / 'segments'}: {utt_id!r} starts at {t0} s after its recording ends ({t1:.3f} s)")
+        if t0 >= rec_dur[rec]:
+            raise CorpusError(
+                f"{d / 'segments'}: {utt_id!r} starts at {t0} s, after recording {rec!r} ends ({rec_dur[rec]:.3f} s)"
+            )
+        t1 = rec_dur[rec] if t1 is None else min(t1, rec_dur[rec])  # Kaldi tolerates ends past the file
         utts.append(
             Utterance(
                 id=utt_id,
