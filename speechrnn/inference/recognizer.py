@@ -1,0 +1,213 @@
+"""`Recognizer`: speech to text with word times, for files, arrays and live streams.
+
+Example
+-------
+>>> from speechrnn import Recognizer                      # doctest: +SKIP
+>>> rec = Recognizer.load()                               # the bundled English model
+>>> t = rec.transcribe("speech.wav")
+>>> t.text, [(w.word, w.start, w.end) for w in t.words]
+
+Long inputs are processed in bounded windows (:mod:`speechrnn.inference.chunking`), so memory
+does not grow with the file's length. A `Recognizer` holds no per-call state: one instance can
+serve concurrent calls from several threads.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..audio import SAMPLE_RATE, audio_info, load_audio, prepare_waveform
+from ..decoding import DecodingConfig, Word
+from ..errors import CheckpointError
+from .audio_blocks import iter_file_blocks
+from .chunking import ChunkedCTC, SegmentDecoder
+from .models import default_model_path
+
+# Files up to this long are read whole (full validation); longer ones are streamed in blocks.
+_WHOLE_FILE_MAX_S = 120.0
+_BLOCK_S = 10.0
+
+
+@dataclass
+class Transcript:
+    """What :meth:`Recognizer.transcribe` returns.
+
+    Attributes
+    ----------
+    text : str
+    words : list[Word]
+        ``word``, ``start``/``end`` in seconds from the start of the audio, ``confidence`` in [0, 1].
+    duration : float
+        Seconds of audio transcribed.
+    path : str or None
+        Source file, when the input was a file.
+    score : float
+        Sum of the decoder's segment scores.
+    """
+
+    text: str
+    words: list[Word] = field(default_factory=list)
+    duration: float = 0.0
+    path: str | None = None
+    score: float = 0.0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def output_labels(tokenizer) -> list[str]:
+    """Index -> symbol list for decoders: ``[blank, symbol 1, ...]``."""
+    return ["<blank>"] + [tokenizer.decode([i]) for i in range(1, tokenizer.vocab_size)]
+
+
+class Recognizer:
+    """CTC speech recognizer around a trained transcription model.
+
+    Parameters
+    ----------
+    model : AcousticModel
+        A transcription (CTC) model with ``labels`` (see :func:`speechrnn.load_model`).
+    decoding : DecodingConfig, optional
+        Default decoding (greedy with word times when omitted).
+    chunk_s, context_s : float
+        Window size and context for long audio (see :class:`ChunkedCTC`).
+    """
+
+    def __init__(self, model, decoding: DecodingConfig | None = None, *,
+                 chunk_s: float = 20.0, context_s: float = 2.0):
+        from ..text import tokenizer_from_dict
+
+        if getattr(model, "task", "transcription") != "transcription":
+            raise CheckpointError(f"a Recognizer needs a transcription model, got a {model.task!r} model")
+        self.model = model.eval()
+        self.tokenizer = tokenizer_from_dict(model.labels)
+        self.labels = output_labels(self.tokenizer)
+        self.decoding = decoding or DecodingConfig()
+        self.chunk_s, self.context_s = chunk_s, context_s
+        enc = model.encoder.cfg
+        factor = 1 if enc.subsampling == "none" else enc.subsampling_factor
+        self.unit = model.frontend.hop_length * factor  # samples per output frame
+        self.sample_rate = model.feature_cfg.sample_rate
+        self.frame_shift_s = self.unit / self.sample_rate
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, *, device: str = "cpu", threads: int | None = None,
+             quantize: bool = False, decoding: DecodingConfig | None = None, **kwargs) -> "Recognizer":
+        """Load a model file (the bundled default when ``path`` is None)."""
+        from ..models import load_model
+
+        if threads:
+            torch.set_num_threads(threads)
+        model = load_model(path or default_model_path("transcription"), device=device, quantize=quantize)
+        return cls(model, decoding, **kwargs)
+
+    # ------------------------------------------------------------------ inputs
+    def _blocks(self, audio: Any, sample_rate: int | None):
+        """Yield ``(path, blocks)`` where blocks are float32 16 kHz mono arrays."""
+        if isinstance(audio, (str, Path)):
+            info = audio_info(audio)
+            if info.duration <= _WHOLE_FILE_MAX_S:
+                x = load_audio(audio, self.sample_rate)
+                return str(audio), iter([x])
+            return str(audio), iter_file_blocks(audio, self.sample_rate, _BLOCK_S)
+        if sample_rate is None:
+            sample_rate = self.sample_rate
+        x = prepare_waveform(audio, sample_rate, self.sample_rate)
+        return None, iter([x])
+
+    # ------------------------------------------------------------------ API
+    def transcribe(self, audio: Any, sample_rate: int | None = None, *,
+                   decoding: DecodingConfig | None = None) -> Transcript:
+        """Transcribe a file path, or a numpy array / torch tensor of samples.
+
+        Parameters
+        ----------
+        audio : str, Path, np.ndarray or torch.Tensor
+            A file (any format/rate/channels :func:`speechrnn.audio.load_audio` reads) or
+            samples ``(S,)``/``(S,C)``/``(C,S)``.
+        sample_rate : int, optional
+            Rate of an array input (default: the model's rate, 16 kHz).
+        decoding : DecodingConfig, optional
+            Overrides the recognizer's default decoding for this call.
+        """
+        path, blocks = self._blocks(audio, sample_rate)
+        stream = self.stream(decoding=decoding)
+        for block in blocks:
+            stream.feed(block)
+        t = stream.finish()
+        t.path = path
+        return t
+
+    def transcribe_batch(self, inputs, sample_rate: int | None = None, *,
+                         decoding: DecodingConfig | None = None) -> list[Transcript]:
+        """Transcribe several inputs, returning one :class:`Transcript` per input in order.
+
+        Inputs no longer than one window (``chunk_s + 2 * context_s``) run as one padded batch
+        (padding never changes a result); longer ones go through :meth:`transcribe`.
+        """
+        from ..decoding import decode
+
+        inputs = list(inputs)
+        results: list[Transcript | None] = [None] * len(inputs)
+        short: list[tuple[int, str | None, np.ndarray]] = []
+        window = (self.chunk_s + 2 * self.context_s) * self.sample_rate
+        for i, x in enumerate(inputs):
+            path, blocks = self._blocks(x, sample_rate)
+            if path is not None and audio_info(path).duration * self.sample_rate > window:
+                results[i] = self.transcribe(x, decoding=decoding)
+                continue
+            w = np.concatenate(list(blocks))
+            if w.shape[0] > window:
+                results[i] = self.transcribe(w, decoding=decoding)
+            else:
+                short.append((i, path, w))
+        if short:
+            lengths = torch.tensor([w.shape[0] for _, _, w in short])
+            batch = torch.zeros(len(short), int(lengths.max()))  # (B, S) zero-padded
+            for j, (_, _, w) in enumerate(short):
+                batch[j, : w.shape[0]] = torch.from_numpy(w)
+            with torch.inference_mode():
+                log_probs, out_lengths = self.model(batch, lengths)  # (B,T',V), (B,)
+            decoded = decode(log_probs.float(), out_lengths.tolist(), self.labels,
+                             decoding or self.decoding, frame_shift_s=self.frame_shift_s)
+            for (i, path, w), r in zip(short, decoded):
+                results[i] = Transcript(r.text.strip(), list(r.words), w.shape[0] / self.sample_rate,
+                                        path, r.score)
+        return results
+
+    def stream(self, *, decoding: DecodingConfig | None = None) -> "TranscriptionStream":
+        """A new streaming session: feed 16 kHz chunks, read partial text, then finish."""
+        return TranscriptionStream(self, decoding or self.decoding)
+
+
+class TranscriptionStream:
+    """Chunk-by-chunk transcription (one per audio stream; not shared between threads).
+
+    ``feed(samples)`` returns the partial text so far; ``finish()`` returns the :class:`Transcript`.
+    Text of finished segments is final; the tail after the last segment cut is provisional.
+    """
+
+    def __init__(self, recognizer: Recognizer, decoding: DecodingConfig):
+        r = recognizer
+        self._ctc = ChunkedCTC(r.model, r.unit, r.chunk_s, r.context_s, r.sample_rate)
+        self._seg = SegmentDecoder(r.labels, r.frame_shift_s, decoding)
+        self._samples = 0
+        self._rate = r.sample_rate
+
+    def feed(self, samples) -> str:
+        x = np.asarray(samples.detach().cpu().numpy() if isinstance(samples, torch.Tensor) else samples,
+                       dtype=np.float32).reshape(-1)
+        self._samples += x.shape[0]
+        self._seg.add(self._ctc.feed(x))
+        return " ".join(t for t in (self._seg.text, self._seg.pending_text()) if t)
+
+    def finish(self) -> Transcript:
+        self._seg.add(self._ctc.flush())
+        self._seg.finish()
+        return Transcript(self._seg.text, list(self._seg.words), self._samples / self._rate,
+                          score=self._seg.score)
