@@ -1,4 +1,5 @@
 """AudioDataset + collate_audio on real files, and BucketBatchSampler properties."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -60,7 +61,9 @@ def test_collate_pads_with_zeros_and_keeps_lengths(utts):
     assert batch["waveforms"].shape == (3, 8000) and batch["waveforms"].dtype == torch.float32
     assert batch["lengths"].tolist() == [4000, 8000, 3200] and batch["lengths"].dtype == torch.int64
     assert batch["indices"].tolist() == [1, 0, 2]
-    assert torch.all(batch["waveforms"][0, 4000:] == 0) and torch.all(batch["waveforms"][2, 3200:] == 0)
+    assert torch.all(batch["waveforms"][0, 4000:] == 0) and torch.all(
+        batch["waveforms"][2, 3200:] == 0
+    )
     torch.testing.assert_close(batch["waveforms"][0, :4000], ds[1]["waveform"])
     assert batch["utts"][1] is utts[0]
     with pytest.raises(ValueError):
@@ -104,10 +107,12 @@ def test_every_index_once_per_epoch_and_len():
 
 def test_deterministic_under_seed_and_varies_by_epoch_and_seed():
     d = np.round(random_durations(), 1)  # many ties: exercises random tie-breaking
+
     def run(seed, epoch):
         s = BucketBatchSampler(d, max_seconds=45.0, seed=seed)
         s.set_epoch(epoch)
         return list(s)
+
     assert run(0, 1) == run(0, 1)
     assert run(0, 1) != run(0, 2)
     assert run(0, 1) != run(1, 1)
@@ -115,7 +120,10 @@ def test_deterministic_under_seed_and_varies_by_epoch_and_seed():
 
 def test_unshuffled_and_sortagrad_orders_are_ascending():
     d = random_durations()
-    for s in (BucketBatchSampler(d, 45.0, shuffle=False), BucketBatchSampler(d, 45.0, sortagrad=True)):
+    for s in (
+        BucketBatchSampler(d, 45.0, shuffle=False),
+        BucketBatchSampler(d, 45.0, sortagrad=True),
+    ):
         maxima = [d[b].max() for b in s]
         assert maxima == sorted(maxima)
     s = BucketBatchSampler(d, 45.0, sortagrad=True)
@@ -140,7 +148,9 @@ def test_padding_waste_is_small():
     waste = 1.0 - d.sum() / padded
     assert waste == pytest.approx(s.padding_waste())
     assert waste < 0.02  # sorted buckets: under 2% of padded seconds are padding
-    s_unsorted_waste = 1.0 - d.sum() / sum(len(b) * d[b].max() for b in np.array_split(np.arange(2000), len(s)))
+    s_unsorted_waste = 1.0 - d.sum() / sum(
+        len(b) * d[b].max() for b in np.array_split(np.arange(2000), len(s))
+    )
     assert waste < s_unsorted_waste / 10  # ten times better than batching in file order
 
 
@@ -148,7 +158,10 @@ def test_padding_waste_is_small():
 def test_distributed_ranks_equal_counts_disjoint_and_covering(drop_last):
     d = random_durations(301, seed=4)
     world = 4
-    samplers = [BucketBatchSampler(d, 40.0, seed=5, rank=r, world_size=world, drop_last=drop_last) for r in range(world)]
+    samplers = [
+        BucketBatchSampler(d, 40.0, seed=5, rank=r, world_size=world, drop_last=drop_last)
+        for r in range(world)
+    ]
     for s in samplers:
         s.set_epoch(3)
     per_rank = [list(s) for s in samplers]

@@ -1,4 +1,5 @@
 """Corpus importers on tiny look-alike trees of real audio files."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,7 +23,10 @@ SR = 16000
 def make_librispeech(root):
     layout = {
         "dev-clean": {("84", "121123"): ["GO DO YOU HEAR", "BUT IN LESS THAN FIVE MINUTES"]},
-        "test-clean": {("1089", "134686"): ["HE HOPED THERE WOULD BE STEW"], ("121", "121726"): ["ALSO A POPULAR CONTRIVANCE"]},
+        "test-clean": {
+            ("1089", "134686"): ["HE HOPED THERE WOULD BE STEW"],
+            ("121", "121726"): ["ALSO A POPULAR CONTRIVANCE"],
+        },
     }
     for part, chapters in layout.items():
         for (spk, chap), texts in chapters.items():
@@ -76,7 +80,9 @@ def make_speech_commands(root):
     for word, stems in files.items():
         for k, stem in enumerate(stems):
             write_tone(root / word / f"{stem}.wav", seconds=0.2, freq=300 + 50 * k)
-    (root / "validation_list.txt").write_text("yes/bb22_nohash_0.wav\nno/bb22_nohash_0.wav\ncat/bb22_nohash_0.wav\n")
+    (root / "validation_list.txt").write_text(
+        "yes/bb22_nohash_0.wav\nno/bb22_nohash_0.wav\ncat/bb22_nohash_0.wav\n"
+    )
     (root / "testing_list.txt").write_text("yes/cc33_nohash_0.wav\nno/dd44_nohash_0.wav\n")
     write_noise(root / "_background_noise_" / "white_noise.wav", seconds=20.0, seed=1)
     write_noise(root / "_background_noise_" / "pink_ish.wav", seconds=12.0, seed=2)
@@ -95,7 +101,11 @@ def test_speech_commands_35class_splits_follow_lists(tmp_path):
     u = next(u for u in splits["train"] if u.id == "yes/aa11_nohash_1")
     assert (u.speaker, u.label, u.extra["word"]) == ("aa11", "yes", "yes")
     assert u.duration == pytest.approx(0.2)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["dev.jsonl", "test.jsonl", "train.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "dev.jsonl",
+        "test.jsonl",
+        "train.jsonl",
+    ]
 
 
 def test_speech_commands_12class_unknown_and_deterministic_silence(tmp_path):
@@ -131,7 +141,9 @@ def test_speech_commands_layout_errors(tmp_path):
     for f in (root2 / "_background_noise_").iterdir():
         f.unlink()
     (root2 / "_background_noise_").rmdir()
-    assert prepare_speech_commands(root2, protocol="35class")["train"]  # noise only needed for 12class
+    assert prepare_speech_commands(root2, protocol="35class")[
+        "train"
+    ]  # noise only needed for 12class
     with pytest.raises(CorpusError, match="_background_noise_"):
         prepare_speech_commands(root2, protocol="12class")
     with pytest.raises(CorpusError, match="protocol"):
@@ -141,14 +153,20 @@ def test_speech_commands_layout_errors(tmp_path):
 # --------------------------------------------------------------------------- VoxCeleb1
 def make_voxceleb(root):
     files = [
-        "id10001/1zcIwhmdeo4/00001", "id10001/1zcIwhmdeo4/00002", "id10001/7gWzIy6yIIk/00001",
-        "id10002/C7k7C-PDvAA/00001", "id10002/C7k7C-PDvAA/00002",
-        "id10270/x6uYqmx31kE/00001", "id10270/8jEAjG6SegY/00008", "id10271/1gtz-CUIygI/00001",
+        "id10001/1zcIwhmdeo4/00001",
+        "id10001/1zcIwhmdeo4/00002",
+        "id10001/7gWzIy6yIIk/00001",
+        "id10002/C7k7C-PDvAA/00001",
+        "id10002/C7k7C-PDvAA/00002",
+        "id10270/x6uYqmx31kE/00001",
+        "id10270/8jEAjG6SegY/00008",
+        "id10271/1gtz-CUIygI/00001",
     ]
     for i, f in enumerate(files):
         write_tone(root / "wav" / f"{f}.wav", seconds=0.1 + 0.01 * i, freq=200 + 30 * i)
     (root / "iden_split.txt").write_text(
-        "1 id10001/1zcIwhmdeo4/00001.wav\n1 id10001/1zcIwhmdeo4/00002.wav\n2 id10001/7gWzIy6yIIk/00001.wav\n"
+        "1 id10001/1zcIwhmdeo4/00001.wav\n1 id10001/1zcIwhmdeo4/00002.wav\n"
+        "2 id10001/7gWzIy6yIIk/00001.wav\n"
         "1 id10002/C7k7C-PDvAA/00001.wav\n3 id10002/C7k7C-PDvAA/00002.wav\n"
     )
     (root / "veri_test2.txt").write_text(
@@ -162,8 +180,14 @@ def test_voxceleb_identification_and_verification(tmp_path):
     root = make_voxceleb(tmp_path / "vox1")
     splits = prepare_voxceleb(root, tmp_path / "out")
     ids = {k: [u.id for u in v] for k, v in splits.items()}
-    assert ids["train"] == ["id10001/1zcIwhmdeo4/00001", "id10001/1zcIwhmdeo4/00002", "id10002/C7k7C-PDvAA/00001"]
-    assert ids["dev"] == ["id10001/7gWzIy6yIIk/00001"] and ids["test"] == ["id10002/C7k7C-PDvAA/00002"]
+    assert ids["train"] == [
+        "id10001/1zcIwhmdeo4/00001",
+        "id10001/1zcIwhmdeo4/00002",
+        "id10002/C7k7C-PDvAA/00001",
+    ]
+    assert ids["dev"] == ["id10001/7gWzIy6yIIk/00001"] and ids["test"] == [
+        "id10002/C7k7C-PDvAA/00002"
+    ]
     assert {u.speaker for u in splits["veri_test"]} == {"id10270", "id10271"}
     assert {u.speaker for u in splits["veri_train"]} == {"id10001", "id10002"}
     assert splits["dev"][0].extra == {"video": "7gWzIy6yIIk"}
@@ -209,12 +233,18 @@ def make_kaldi(d, audio_dir):
 
 def test_kaldi_segments_text_utt2spk(tmp_path):
     d = make_kaldi(tmp_path / "data" / "train", tmp_path / "data" / "audio")
-    (d / "segments").write_text("utt1 rec1 0.00 0.75\nutt2 rec1 0.75 -1\nutt3 rec2 0.1 0.4\nutt4 rec2 0.3 0.9\n")
+    (d / "segments").write_text(
+        "utt1 rec1 0.00 0.75\nutt2 rec1 0.75 -1\nutt3 rec2 0.1 0.4\nutt4 rec2 0.3 0.9\n"
+    )
     (d / "text").write_text("utt1 HELLO THERE\nutt2 GENERAL  KENOBI\n")
     (d / "utt2spk").write_text("utt1 spkA\nutt2 spkA\nutt3 spkB\n")
     splits = prepare_kaldi(d, tmp_path / "out")
     by_id = {u.id: u for u in splits["train"]}
-    assert (by_id["utt1"].offset, by_id["utt1"].duration, by_id["utt1"].text) == (0.0, 0.75, "HELLO THERE")
+    assert (by_id["utt1"].offset, by_id["utt1"].duration, by_id["utt1"].text) == (
+        0.0,
+        0.75,
+        "HELLO THERE",
+    )
     assert by_id["utt2"].offset == 0.75 and by_id["utt2"].duration == pytest.approx(1.25)
     assert by_id["utt3"].text is None and by_id["utt3"].speaker == "spkB"
     assert by_id["utt3"].audio == str((tmp_path / "data" / "audio" / "rec2.flac").resolve())
@@ -241,7 +271,10 @@ def test_kaldi_folder_of_data_dirs_without_segments(tmp_path):
         ({"wav.scp": "rec1 /no/such/file.wav\n"}, r"missing files:\n  line 1: /no/such/file.wav"),
         ({"segments": "utt1 rec9 0 1\n"}, r"segments:1: recording 'rec9' is not in wav.scp"),
         ({"segments": "utt1 rec1 1.0 0.5\n"}, r"segments:1: bad segment times"),
-        ({"segments": "utt1 rec2 0.6 0.9\n"}, r"'utt1' starts at 0.6 s, after recording 'rec2' ends \(0.500 s\)"),
+        (
+            {"segments": "utt1 rec2 0.6 0.9\n"},
+            r"'utt1' starts at 0.6 s, after recording 'rec2' ends \(0.500 s\)",
+        ),
         ({"text": "utt1 hi\nrec7 bye\n"}, r"text:2: utterance 'rec7' is not in wav.scp"),
         ({"utt2spk": "rec1 a\nrec1 b\n"}, r"utt2spk:2: duplicate id 'rec1'"),
         ({"text": "rec1\n"}, r"text:1: expected at least 2 fields"),
@@ -272,7 +305,9 @@ def make_folder(root, n=30):
 
 def test_folder_hash_split_is_deterministic_and_grouped_by_name(tmp_path):
     root = make_folder(tmp_path / "spk")
-    a = prepare_folder(root, tmp_path / "out", label_field="speaker", dev_fraction=0.2, test_fraction=0.2)
+    a = prepare_folder(
+        root, tmp_path / "out", label_field="speaker", dev_fraction=0.2, test_fraction=0.2
+    )
     assert a == prepare_folder(root, label_field="speaker", dev_fraction=0.2, test_fraction=0.2)
     every = [u for v in a.values() for u in v]
     assert len(every) == 90 and {u.speaker for u in every} == {"alice", "bob", "carol"}
@@ -281,7 +316,11 @@ def test_folder_hash_split_is_deterministic_and_grouped_by_name(tmp_path):
         assert 0 < len(utts) < 90, split
         # the same file name lands in the same split under every label
         names = {u.id.split("/", 1)[1] for u in utts}
-        assert all(f"{spk}/{name}" in {u.id for u in utts} for spk in ("alice", "bob", "carol") for name in names)
+        assert all(
+            f"{spk}/{name}" in {u.id for u in utts}
+            for spk in ("alice", "bob", "carol")
+            for name in names
+        )
     assert (tmp_path / "out" / "dev.jsonl").is_file()
 
 
@@ -302,12 +341,24 @@ def test_cli_prepare_prints_counts_and_writes_manifests(tmp_path, capsys):
     from speechrnn.cli import main
 
     root = make_speech_commands(tmp_path / "sc")
-    rc = main(["prepare", "speech_commands", str(root), str(tmp_path / "out"), "--protocol", "12class",
-               "--silence-fraction", "0.5"])
+    rc = main(
+        [
+            "prepare",
+            "speech_commands",
+            str(root),
+            str(tmp_path / "out"),
+            "--protocol",
+            "12class",
+            "--silence-fraction",
+            "0.5",
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:4]}
-    assert rows["train"][0] == "6" and rows["dev"][0] == "5" and rows["test"][0] == "3"  # words + half as many silence (half up)
+    assert (
+        rows["train"][0] == "6" and rows["dev"][0] == "5" and rows["test"][0] == "3"
+    )  # words + half as many silence (half up)
     assert float(rows["train"][1]) == pytest.approx((4 * 0.2 + 2 * 1.0) / 3600, abs=1e-3)
     assert len(read_manifest(tmp_path / "out" / "train.jsonl")) == 6
 
@@ -318,14 +369,31 @@ def test_cli_prepare_reports_layout_errors(tmp_path, capsys):
     rc = main(["prepare", "librispeech", str(tmp_path), str(tmp_path / "out")])
     assert rc == 2
     assert "no LibriSpeech part folders" in capsys.readouterr().err
-    assert main(["prepare", "folder", str(make_folder(tmp_path / "f", n=2)), str(tmp_path / "o2"),
-                 "--label-field", "speaker"]) == 0
-    assert {u.speaker for u in read_manifest(tmp_path / "o2" / "train.jsonl")} <= {"alice", "bob", "carol"}
+    assert (
+        main(
+            [
+                "prepare",
+                "folder",
+                str(make_folder(tmp_path / "f", n=2)),
+                str(tmp_path / "o2"),
+                "--label-field",
+                "speaker",
+            ]
+        )
+        == 0
+    )
+    assert {u.speaker for u in read_manifest(tmp_path / "o2" / "train.jsonl")} <= {
+        "alice",
+        "bob",
+        "carol",
+    }
 
 
 def test_kaldi_relative_paths_fall_back_to_working_directory(tmp_path, monkeypatch):
     d = make_kaldi(tmp_path / "s5" / "data" / "train", tmp_path / "s5" / "audio")
-    (d / "wav.scp").write_text("rec2 audio/rec2.flac\n")  # relative to the recipe folder, Kaldi style
+    (d / "wav.scp").write_text(
+        "rec2 audio/rec2.flac\n"
+    )  # relative to the recipe folder, Kaldi style
     monkeypatch.chdir(tmp_path / "s5")
     (u,) = prepare_kaldi(d)["train"]
     assert u.audio == str((tmp_path / "s5" / "audio" / "rec2.flac").resolve())

@@ -1,4 +1,5 @@
 """Manifest schema: round trip, path resolution, validation of every bad line, helpers."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,17 @@ from speechrnn.errors import ManifestError
 
 def _utts(folder):
     return [
-        Utterance("a", str(folder / "audio" / "a.wav"), duration=1.5, text="hello world", speaker="s1"),
-        Utterance("b", str(folder / "audio" / "b.flac"), offset=2.0, duration=0.5, label="yes", speaker="s2"),
+        Utterance(
+            "a", str(folder / "audio" / "a.wav"), duration=1.5, text="hello world", speaker="s1"
+        ),
+        Utterance(
+            "b",
+            str(folder / "audio" / "b.flac"),
+            offset=2.0,
+            duration=0.5,
+            label="yes",
+            speaker="s2",
+        ),
         Utterance("c", "/elsewhere/c.wav", extra={"chapter": "12", "snr": 5.0}),
     ]
 
@@ -47,14 +57,18 @@ def test_relative_paths_resolve_against_manifest_folder_or_root(tmp_path):
     (sub / "m.jsonl").write_text('{"id": "x", "audio": "wavs/x.wav"}\n')
     assert read_manifest(sub / "m.jsonl")[0].audio == str((sub / "wavs" / "x.wav").resolve())
     other = tmp_path / "corpus"
-    assert read_manifest(sub / "m.jsonl", root=other)[0].audio == str((other / "wavs" / "x.wav").resolve())
+    assert read_manifest(sub / "m.jsonl", root=other)[0].audio == str(
+        (other / "wavs" / "x.wav").resolve()
+    )
 
 
 def test_moving_the_folder_keeps_paths_valid(tmp_path):
     src = tmp_path / "src"
     write_manifest(src / "m.jsonl", _utts(src)[:1])
     os.rename(src, tmp_path / "dst")
-    assert read_manifest(tmp_path / "dst" / "m.jsonl")[0].audio == str(tmp_path / "dst" / "audio" / "a.wav")
+    assert read_manifest(tmp_path / "dst" / "m.jsonl")[0].audio == str(
+        tmp_path / "dst" / "audio" / "a.wav"
+    )
 
 
 def test_all_bad_lines_are_reported_with_reasons(tmp_path):

@@ -8,6 +8,7 @@ Examples
     speechrnn prepare kaldi ~/kaldi/egs/x/data data/x
     speechrnn prepare folder ~/my_keywords data/mine --label-field label
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,9 @@ def register(subparsers) -> None:
     def corpus(name: str, help: str) -> argparse.ArgumentParser:
         c = corpora.add_parser(name, help=help)
         c.add_argument("corpus_dir", metavar="CORPUS_DIR", help="the corpus folder, as extracted")
-        c.add_argument("out_dir", metavar="OUT_DIR", help="where <split>.jsonl manifests are written")
+        c.add_argument(
+            "out_dir", metavar="OUT_DIR", help="where <split>.jsonl manifests are written"
+        )
         c.set_defaults(func=_run)
         return c
 
@@ -35,20 +38,34 @@ def register(subparsers) -> None:
     c.add_argument("--parts", nargs="+", default=None, help="parts to import (default: all found)")
 
     c = corpus("speech_commands", "Google Speech Commands v1/v2")
-    c.add_argument("--protocol", choices=["35class", "12class"], default="35class",
-                   help="35class: every word; 12class: 10 commands + _unknown_ + _silence_")
-    c.add_argument("--silence-fraction", type=float, default=0.1, help="12class: silence items per word item")
+    c.add_argument(
+        "--protocol",
+        choices=["35class", "12class"],
+        default="35class",
+        help="35class: every word; 12class: 10 commands + _unknown_ + _silence_",
+    )
+    c.add_argument(
+        "--silence-fraction", type=float, default=0.1, help="12class: silence items per word item"
+    )
     c.add_argument("--seed", type=int, default=0, help="12class: seed for silence slices")
 
-    c = corpus("voxceleb", "VoxCeleb1: wav/<speaker>/<video>/*.wav + iden_split.txt / veri_test2.txt")
+    c = corpus(
+        "voxceleb", "VoxCeleb1: wav/<speaker>/<video>/*.wav + iden_split.txt / veri_test2.txt"
+    )
     c.add_argument("--trial-list", default=None, help="trial list file name inside CORPUS_DIR")
 
-    c = corpus("kaldi", "Kaldi data directory (wav.scp, text, utt2spk, segments) or a folder of them")
+    c = corpus(
+        "kaldi", "Kaldi data directory (wav.scp, text, utt2spk, segments) or a folder of them"
+    )
     c.add_argument("--split", default=None, help="split name for a single data directory")
 
     c = corpus("folder", "one folder per label: CORPUS_DIR/<label>/*.wav|flac|ogg")
-    c.add_argument("--label-field", choices=["label", "speaker"], default="label",
-                   help="store folder names as keyword labels or as speaker ids")
+    c.add_argument(
+        "--label-field",
+        choices=["label", "speaker"],
+        default="label",
+        help="store folder names as keyword labels or as speaker ids",
+    )
     c.add_argument("--dev-fraction", type=float, default=0.1)
     c.add_argument("--test-fraction", type=float, default=0.1)
 

@@ -3,6 +3,7 @@
 ``manifest`` and ``importers`` import without torch; ``AudioDataset``,
 ``collate_audio`` and ``BucketBatchSampler`` are loaded on first use.
 """
+
 from __future__ import annotations
 
 from .manifest import (

@@ -11,6 +11,7 @@ Example
 >>> batch["waveforms"].shape, batch["lengths"].shape            # doctest: +SKIP
 (torch.Size([B, S]), torch.Size([B]))
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -45,7 +46,9 @@ class AudioDataset(Dataset):
     :func:`speechrnn.audio.load_audio`.
     """
 
-    def __init__(self, utts: Sequence[Utterance], sample_rate: int = 16000, max_duration: float | None = None):
+    def __init__(
+        self, utts: Sequence[Utterance], sample_rate: int = 16000, max_duration: float | None = None
+    ):
         self.utts = list(utts)
         self.sample_rate = sample_rate
         self.max_duration = max_duration
@@ -60,9 +63,18 @@ class AudioDataset(Dataset):
         # The slice [offset, offset + duration); importers take durations from
         # headers (frames / rate), so whole files are read exactly to their end.
         samples = load_audio(
-            u.audio, self.sample_rate, offset=u.offset, duration=u.duration, max_duration=self.max_duration
+            u.audio,
+            self.sample_rate,
+            offset=u.offset,
+            duration=u.duration,
+            max_duration=self.max_duration,
         )
-        return {"index": index, "id": u.id, "waveform": torch.from_numpy(np.ascontiguousarray(samples)), "utt": u}
+        return {
+            "index": index,
+            "id": u.id,
+            "waveform": torch.from_numpy(np.ascontiguousarray(samples)),
+            "utt": u,
+        }
 
     def durations(self) -> np.ndarray:
         """Durations in seconds ``(N,)`` float64, probing headers where the manifest has none."""
@@ -70,7 +82,11 @@ class AudioDataset(Dataset):
 
         out = np.empty(len(self.utts), dtype=np.float64)
         for i, u in enumerate(self.utts):
-            out[i] = u.duration if u.duration is not None else max(audio_info(u.audio).duration - u.offset, 0.0)
+            out[i] = (
+                u.duration
+                if u.duration is not None
+                else max(audio_info(u.audio).duration - u.offset, 0.0)
+            )
         return out
 
 

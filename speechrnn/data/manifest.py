@@ -18,10 +18,12 @@ Example
 -------
 >>> import tempfile, os
 >>> d = tempfile.mkdtemp()
->>> write_manifest(os.path.join(d, "m.jsonl"), [Utterance("a", os.path.join(d, "a.wav"), text="hi")])
+>>> utts = [Utterance("a", os.path.join(d, "a.wav"), text="hi")]
+>>> write_manifest(os.path.join(d, "m.jsonl"), utts)
 >>> [u.text for u in read_manifest(os.path.join(d, "m.jsonl"))]
 ['hi']
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -148,7 +150,9 @@ def _validate_record(obj: Any) -> list[str]:
     return reasons
 
 
-def read_manifest(path: str | os.PathLike, root: str | os.PathLike | None = None) -> list[Utterance]:
+def read_manifest(
+    path: str | os.PathLike, root: str | os.PathLike | None = None
+) -> list[Utterance]:
     """Read and validate a JSONL manifest.
 
     Parameters
@@ -190,7 +194,9 @@ def read_manifest(path: str | os.PathLike, root: str | os.PathLike | None = None
                 continue
             reasons = _validate_record(obj)
             if not reasons and obj["id"] in first_line_of:
-                reasons.append(f"duplicate id {obj['id']!r} (first on line {first_line_of[obj['id']]})")
+                reasons.append(
+                    f"duplicate id {obj['id']!r} (first on line {first_line_of[obj['id']]})"
+                )
             if reasons:
                 problems.extend((line_no, r) for r in reasons)
                 continue

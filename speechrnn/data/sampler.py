@@ -10,6 +10,7 @@ Example
 >>> list(s)
 [[4, 0], [2], [1], [3]]
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -75,15 +76,21 @@ class BucketBatchSampler(Sampler[list[int]]):
         drop_last: bool = False,
     ):
         self.durations = np.asarray(durations, dtype=np.float64).reshape(-1)  # (N,)
-        if self.durations.size and (not np.all(np.isfinite(self.durations)) or self.durations.min() < 0):
+        if self.durations.size and (
+            not np.all(np.isfinite(self.durations)) or self.durations.min() < 0
+        ):
             bad = int(np.flatnonzero(~np.isfinite(self.durations) | (self.durations < 0))[0])
-            raise ConfigError(f"durations must be finite and >= 0; item {bad} has {self.durations[bad]}")
+            raise ConfigError(
+                f"durations must be finite and >= 0; item {bad} has {self.durations[bad]}"
+            )
         if not max_seconds > 0:
             raise ConfigError(f"max_seconds must be > 0, got {max_seconds}")
         if max_batch_size is not None and max_batch_size < 1:
             raise ConfigError(f"max_batch_size must be >= 1, got {max_batch_size}")
         if world_size < 1 or not 0 <= rank < world_size:
-            raise ConfigError(f"need 0 <= rank < world_size, got rank={rank} world_size={world_size}")
+            raise ConfigError(
+                f"need 0 <= rank < world_size, got rank={rank} world_size={world_size}"
+            )
         self.max_seconds = float(max_seconds)
         self.max_batch_size = max_batch_size
         self.shuffle = shuffle
@@ -173,9 +180,15 @@ class BucketBatchSampler(Sampler[list[int]]):
 
         Raises ConfigError if the state was saved for a different dataset or seed.
         """
-        for key, mine in (("num_items", len(self.durations)), ("seed", self.seed), ("num_batches", len(self))):
+        for key, mine in (
+            ("num_items", len(self.durations)),
+            ("seed", self.seed),
+            ("num_batches", len(self)),
+        ):
             if key in state and state[key] != mine:
-                raise ConfigError(f"sampler state has {key}={state[key]} but this sampler has {mine}")
+                raise ConfigError(
+                    f"sampler state has {key}={state[key]} but this sampler has {mine}"
+                )
         pos = int(state["position"])
         if not 0 <= pos <= len(self):
             raise ConfigError(f"sampler state position {pos} is outside 0..{len(self)}")

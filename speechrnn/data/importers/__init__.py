@@ -5,6 +5,7 @@ Each importer checks the documented on-disk layout (raising
 durations from audio headers, and returns ``{split: [Utterance]}``, writing
 ``<output_dir>/<split>.jsonl`` when ``output_dir`` is given.
 """
+
 from __future__ import annotations
 
 from .folder import prepare_folder

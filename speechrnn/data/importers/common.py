@@ -1,5 +1,6 @@
 """Helpers shared by the corpus importers: layout checks, header probing,
 deterministic hash splits and writing ``<split>.jsonl`` files."""
+
 from __future__ import annotations
 
 import hashlib
@@ -81,7 +82,9 @@ def write_splits(output_dir: str | os.PathLike | None, splits: dict[str, list[Ut
         write_manifest(out / f"{name}.jsonl", utts)
 
 
-def parse_table(path: Path, min_fields: int, max_fields: int | None = None) -> Iterable[tuple[int, list[str]]]:
+def parse_table(
+    path: Path, min_fields: int, max_fields: int | None = None
+) -> Iterable[tuple[int, list[str]]]:
     """Yield ``(line_no, fields)`` of a whitespace-separated text file, skipping blank lines.
 
     Raises CorpusError naming the file and line when there are fewer than
@@ -96,6 +99,7 @@ def parse_table(path: Path, min_fields: int, max_fields: int | None = None) -> I
             fields = line.split(None, max_fields - 1) if max_fields else line.split()
             if len(fields) < min_fields:
                 raise CorpusError(
-                    f"{path}:{n}: expected at least {min_fields} fields, got {len(fields)}: {line!r}"
+                    f"{path}:{n}: expected at least {min_fields} fields, "
+                    f"got {len(fields)}: {line!r}"
                 )
             yield n, fields

@@ -10,6 +10,7 @@ of its path relative to its label folder, without extension, so the assignment
 is deterministic, stable when files are added, and the same file name (e.g. one
 speaker's take) lands in the same split under every label.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,7 +46,8 @@ def prepare_folder(
     Returns
     -------
     dict
-        ``{"train", "dev", "test"} -> [Utterance]``; ids are ``<label>/<relative path without extension>``.
+        ``{"train", "dev", "test"} -> [Utterance]``; ids are
+        ``<label>/<relative path without extension>``.
 
     Raises
     ------
@@ -56,12 +58,17 @@ def prepare_folder(
         raise CorpusError(f"label_field must be 'label' or 'speaker', got {label_field!r}")
     if not (0 <= dev_fraction and 0 <= test_fraction and dev_fraction + test_fraction < 1):
         raise CorpusError(
-            f"dev_fraction ({dev_fraction}) and test_fraction ({test_fraction}) must be >= 0 and sum below 1"
+            f"dev_fraction ({dev_fraction}) and test_fraction ({test_fraction}) "
+            "must be >= 0 and sum below 1"
         )
     root = require_dir(Path(corpus_dir), "corpus folder")
     splits: dict[str, list[Utterance]] = {"train": [], "dev": [], "test": []}
-    for label_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
-        files = sorted(p for p in label_dir.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    for label_dir in sorted(
+        p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))
+    ):
+        files = sorted(
+            p for p in label_dir.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+        )
         for f in files:
             rel = f.relative_to(label_dir).with_suffix("").as_posix()
             split = hash_split(rel, dev_fraction, test_fraction)

@@ -14,6 +14,7 @@ Without ``segments`` each recording is one utterance with the recording id.
 unless ``split`` is given) or a folder of data directories (one split each,
 e.g. ``data/train``, ``data/dev``).
 """
+
 from __future__ import annotations
 
 import os
@@ -61,7 +62,9 @@ def prepare_kaldi(
     else:
         subdirs = sorted(p for p in root.iterdir() if (p / "wav.scp").is_file())
         if not subdirs:
-            raise CorpusError(f"{root / 'wav.scp'}: missing (not a Kaldi data directory, nor a folder of them)")
+            raise CorpusError(
+                f"{root / 'wav.scp'}: missing (not a Kaldi data directory, nor a folder of them)"
+            )
         splits = {p.name: _read_data_dir(p) for p in subdirs}
     write_splits(output_dir, splits)
     return splits
@@ -87,7 +90,10 @@ def _read_wav_scp(path: Path) -> dict[str, Path]:
             )
         audio = Path(value)
         if not audio.is_absolute():
-            audio = next((c for c in (path.parent / audio, Path.cwd() / audio) if c.is_file()), path.parent / audio)
+            audio = next(
+                (c for c in (path.parent / audio, Path.cwd() / audio) if c.is_file()),
+                path.parent / audio,
+            )
         if not audio.is_file():
             missing.append(f"line {n}: {value}")
         recs[key] = audio.resolve()
@@ -104,7 +110,9 @@ def _read_segments(path: Path, recs: dict[str, Path]) -> dict[str, tuple[str, fl
         try:
             t0, t1 = float(start), float(end)
         except ValueError:
-            raise CorpusError(f"{path}:{n}: start/end must be numbers, got {start!r} {end!r}") from None
+            raise CorpusError(
+                f"{path}:{n}: start/end must be numbers, got {start!r} {end!r}"
+            ) from None
         if t0 < 0 or (t1 != -1 and t1 <= t0):
             raise CorpusError(f"{path}:{n}: bad segment times start={t0} end={t1}")
         if utt in segs:
@@ -134,9 +142,12 @@ def _read_data_dir(d: Path) -> list[Utterance]:
     for utt_id, (rec, t0, t1) in segs.items():
         if t0 >= rec_dur[rec]:
             raise CorpusError(
-                f"{d / 'segments'}: {utt_id!r} starts at {t0} s, after recording {rec!r} ends ({rec_dur[rec]:.3f} s)"
+                f"{d / 'segments'}: {utt_id!r} starts at {t0} s, "
+                f"after recording {rec!r} ends ({rec_dur[rec]:.3f} s)"
             )
-        t1 = rec_dur[rec] if t1 is None else min(t1, rec_dur[rec])  # Kaldi tolerates ends past the file
+        t1 = (
+            rec_dur[rec] if t1 is None else min(t1, rec_dur[rec])
+        )  # Kaldi tolerates ends past the file
         utts.append(
             Utterance(
                 id=utt_id,

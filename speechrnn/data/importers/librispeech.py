@@ -9,6 +9,7 @@ where ``<part>`` is e.g. ``train-clean-100``, ``dev-clean``, ``test-other``.
 Each transcript line is ``<utterance-id> <UPPER CASE TEXT>``. Every part
 becomes one split named after it.
 """
+
 from __future__ import annotations
 
 import os
@@ -58,7 +59,9 @@ def prepare_librispeech(
             raise CorpusError(
                 f"{root}: no LibriSpeech part folders (like train-clean-100, dev-clean, test-other)"
             )
-    splits = {part: _read_part(require_dir(root / part, f"LibriSpeech part {part!r}")) for part in parts}
+    splits = {
+        part: _read_part(require_dir(root / part, f"LibriSpeech part {part!r}")) for part in parts
+    }
     write_splits(output_dir, splits)
     return splits
 
@@ -76,7 +79,9 @@ def _read_part(part_dir: Path) -> list[Utterance]:
                     continue
                 utt_id, _, text = line.strip().partition(" ")
                 if not text.strip():
-                    raise CorpusError(f"{trans}:{n}: expected '<utterance-id> <text>', got {line!r}")
+                    raise CorpusError(
+                        f"{trans}:{n}: expected '<utterance-id> <text>', got {line!r}"
+                    )
                 audio = chapter_dir / f"{utt_id}.flac"
                 if not audio.is_file():
                     missing.append(str(audio))

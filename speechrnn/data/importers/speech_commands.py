@@ -19,6 +19,7 @@ Protocols
     so silence audio never leaks across splits; offsets are drawn from a
     generator seeded by ``(seed, split)``, so the result is deterministic.
 """
+
 from __future__ import annotations
 
 import os
@@ -77,11 +78,15 @@ def prepare_speech_commands(
         (12-class) a missing ``_background_noise_`` folder.
     """
     if protocol not in ("12class", "35class"):
-        raise CorpusError(f"unknown Speech Commands protocol {protocol!r} (use '12class' or '35class')")
+        raise CorpusError(
+            f"unknown Speech Commands protocol {protocol!r} (use '12class' or '35class')"
+        )
     root = require_dir(Path(corpus_dir), "Speech Commands corpus folder")
     dev_set = _read_list(require_file(root / "validation_list.txt", "validation_list.txt"), root)
     test_set = _read_list(require_file(root / "testing_list.txt", "testing_list.txt"), root)
-    words = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+    words = sorted(
+        p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))
+    )
     if not words:
         raise CorpusError(f"{root}: no word folders (expected e.g. yes/, no/, ...)")
 
@@ -102,18 +107,28 @@ def prepare_speech_commands(
                 )
             )
     if protocol == "12class":
-        noise = _noise_files(require_dir(root / NOISE_DIR, f"{NOISE_DIR} folder (needed for 12class)"))
+        noise = _noise_files(
+            require_dir(root / NOISE_DIR, f"{NOISE_DIR} folder (needed for 12class)")
+        )
         for i, split in enumerate(("train", "dev", "test")):
             count = int(np.floor(silence_fraction * len(splits[split]) + 0.5))  # round half up
-            splits[split].extend(_silence_items(noise, split, count, np.random.default_rng([seed, i])))
+            splits[split].extend(
+                _silence_items(noise, split, count, np.random.default_rng([seed, i]))
+            )
     write_splits(output_dir, splits)
     return splits
 
 
 def _read_list(path: Path, root: Path) -> set[str]:
     """Entries of a split list file; raises CorpusError if any entry has no audio file."""
-    entries = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    fail_on_missing([e for e in entries if not (root / e).is_file()], f"entries of {path.name} have no audio file", root)
+    entries = [
+        line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+    fail_on_missing(
+        [e for e in entries if not (root / e).is_file()],
+        f"entries of {path.name} have no audio file",
+        root,
+    )
     return set(entries)
 
 
@@ -134,12 +149,17 @@ def _silence_items(
     file_idx = rng.choice(len(noise), size=count, p=lengths / lengths.sum())
     starts = rng.random(count)
     items = []
-    for k, (fi, u) in enumerate(zip(file_idx, starts)):
+    for k, (fi, u) in enumerate(zip(file_idx, starts, strict=True)):
         path, dur = noise[fi]
         first, last = lo * dur, hi * dur - 1.0  # slice [offset, offset+1] stays inside the region
         # millisecond grid, clamped so rounding never crosses into another split's region
-        offset = float(np.clip(round(first + u * (last - first), 3), np.ceil(first * 1000) / 1000,
-                               np.floor(last * 1000) / 1000))
+        offset = float(
+            np.clip(
+                round(first + u * (last - first), 3),
+                np.ceil(first * 1000) / 1000,
+                np.floor(last * 1000) / 1000,
+            )
+        )
         items.append(
             Utterance(
                 id=f"{SILENCE}/{split}-{k:05d}",

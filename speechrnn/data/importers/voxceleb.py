@@ -25,6 +25,7 @@ Trials are written to ``<output_dir>/trials.tsv`` (``label<TAB>enroll<TAB>test``
 label 1 = same speaker) and read back with :func:`read_trials`, which also
 reads the original ``veri_test*.txt`` format.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,7 +35,14 @@ from pathlib import Path
 
 from ...errors import CorpusError, ManifestError
 from ..manifest import Utterance
-from .common import audio_duration, fail_on_missing, parse_table, require_dir, require_file, write_splits
+from .common import (
+    audio_duration,
+    fail_on_missing,
+    parse_table,
+    require_dir,
+    require_file,
+    write_splits,
+)
 
 IDEN_SPLITS = {"1": "train", "2": "dev", "3": "test"}
 DEFAULT_TRIAL_LISTS = ("veri_test2.txt", "veri_test.txt")
@@ -72,7 +80,9 @@ def read_trials(path: str | os.PathLike) -> list[Trial]:
             if not fields:
                 continue
             if len(fields) != 3:
-                problems.append((n, f"expected '<0|1> <enroll> <test>', got {len(fields)} field(s)"))
+                problems.append(
+                    (n, f"expected '<0|1> <enroll> <test>', got {len(fields)} field(s)")
+                )
             elif fields[0] not in ("0", "1"):
                 problems.append((n, f"label must be 0 or 1, got {fields[0]!r}"))
             else:
@@ -106,8 +116,11 @@ def voxceleb_trials(corpus_dir: str | os.PathLike, trial_list: str | None = None
     trials = read_trials(path)
     wav = root / "wav"
     ids = sorted({t.enroll for t in trials} | {t.test for t in trials})
-    fail_on_missing([f"{i}.wav" for i in ids if not (wav / f"{i}.wav").is_file()],
-                    f"files named in {path.name} are missing under wav/", root)
+    fail_on_missing(
+        [f"{i}.wav" for i in ids if not (wav / f"{i}.wav").is_file()],
+        f"files named in {path.name} are missing under wav/",
+        root,
+    )
     return trials
 
 
@@ -152,8 +165,13 @@ def prepare_voxceleb(
         if rel_id not in cache:
             path = wav / f"{rel_id}.wav"
             speaker, video = rel_id.split("/")[:2]
-            cache[rel_id] = Utterance(id=rel_id, audio=str(path.resolve()), duration=audio_duration(path),
-                                      speaker=speaker, extra={"video": video})
+            cache[rel_id] = Utterance(
+                id=rel_id,
+                audio=str(path.resolve()),
+                duration=audio_duration(path),
+                speaker=speaker,
+                extra={"video": video},
+            )
         return cache[rel_id]
 
     splits: dict[str, list[Utterance]] = {}
