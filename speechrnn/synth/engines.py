@@ -102,7 +102,7 @@ def _decode_wav(data: bytes, what: str) -> tuple[np.ndarray, int]:
 
 def _check_audio(x: np.ndarray, sr: int, what: str) -> tuple[np.ndarray, int]:
     x = np.ascontiguousarray(x, dtype=np.float32)
-    if x.size == 0 or not np.any(np.abs(x) > 1e-4):
+    if x.size == 0 or not np.any(np.abs(x) > 0.01):  # below -40 dBFS: silence or clicks
         raise SynthesisError(f"{what}: the engine produced no audio (text it cannot speak?)")
     return x, sr
 

@@ -72,7 +72,7 @@ def select_voices(voices: list[Voice], patterns: list[str] | None) -> list[Voice
     else:
         chosen, seen = [], set()
         for pat in patterns:
-            glob = pat + ":*" if pat in ENGINES else pat
+            glob = pat if ":" in pat else pat + ":*"  # a bare name selects an engine
             hits = [v for v in voices if fnmatch.fnmatchcase(v.id, glob)]
             if not hits:
                 raise SynthesisError(f"voice pattern {pat!r} matches none of the {len(voices)} voices found "
