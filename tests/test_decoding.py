@@ -1,6 +1,8 @@
 """Decoding: greedy, beam (+LM, lexicon, hotwords), word alignment, keyword search."""
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,11 @@ from speechrnn.decoding import (
 )
 from speechrnn.errors import ConfigError
 from speechrnn.lm import build_arpa
+
+needs_beam = pytest.mark.skipif(
+    importlib.util.find_spec("pyctcdecode") is None or importlib.util.find_spec("kenlm") is None,
+    reason="beam search needs the 'lm' extra (pyctcdecode, kenlm)",
+)
 
 LABELS = ["<blank>", " ", *"abcdefghijklmnopqrstuvwxyz", "'"]
 V = len(LABELS)
@@ -78,6 +85,7 @@ def test_greedy_rejects_bad_shapes():
 
 
 # --- beam search --------------------------------------------------------------
+@needs_beam
 def test_beam_without_lm_matches_greedy_on_peaked_posteriors():
     rng = np.random.default_rng(1)
     for _ in range(5):
@@ -89,17 +97,20 @@ def test_beam_without_lm_matches_greedy_on_peaked_posteriors():
         assert result.tokens == text_to_ids(result.text, LABELS)
 
 
+@needs_beam
 def test_lm_fusion_fixes_spelling_toward_in_lm_word(cat_lm):
     lp = ambiguous_the_cat()
     assert beam_search(lp, LABELS, beam_size=16).text == "the kat"
     assert beam_search(lp, LABELS, beam_size=16, lm=cat_lm, alpha=0.5, beta=1.0).text == "the cat"
 
 
+@needs_beam
 def test_lexicon_without_lm_prefers_known_words():
     lp = ambiguous_the_cat()
     assert beam_search(lp, LABELS, beam_size=16, lexicon=["the", "cat"]).text == "the cat"
 
 
+@needs_beam
 def test_hotword_boost_changes_output():
     lp = ambiguous_the_cat()
     assert beam_search(lp, LABELS, beam_size=16).text == "the kat"
@@ -107,6 +118,7 @@ def test_hotword_boost_changes_output():
     assert out.text == "the cat"
 
 
+@needs_beam
 def test_beam_nbest_and_batch_with_padding():
     lp = ambiguous_the_cat()
     nbest = beam_search(lp, LABELS, beam_size=16, nbest=3)
@@ -117,6 +129,22 @@ def test_beam_nbest_and_batch_with_padding():
     assert [r.text for r in outs] == ["the kat", "the kat"]
 
 
+@needs_beam
+def test_decoders_are_cached_per_setting(cat_lm):
+    from speechrnn.decoding import beam as beam_mod
+
+    beam_mod.clear_caches()
+    lp = ambiguous_the_cat()
+    for _ in range(3):
+        beam_search(lp, LABELS, beam_size=8, lm=cat_lm)
+    info = beam_mod._build_decoder.cache_info()
+    assert info.misses == 1 and info.hits == 2
+    beam_search(lp, LABELS, beam_size=8, lm=cat_lm, alpha=0.9)  # new weights: new decoder
+    assert beam_mod._build_decoder.cache_info().misses == 2
+    assert beam_mod._load_kenlm.cache_info().misses == 1  # the KenLM model is shared
+
+
+@needs_beam
 def test_beam_rejects_label_mismatch():
     with pytest.raises(DecodingError, match="classes"):
         beam_search(torch.zeros(4, V + 1), LABELS)
@@ -153,6 +181,7 @@ def test_alignment_needs_enough_frames():
 
 
 # --- config-driven batch decoding ----------------------------------------------
+@needs_beam
 def test_decode_with_config_gives_text_and_words(cat_lm):
     lp = ambiguous_the_cat()
     batch = torch.stack([lp, lp])  # (2,T,V)
