@@ -225,3 +225,28 @@ def test_invalid_arguments():
     with pytest.raises(ConfigError, match="item 1"):
         BucketBatchSampler([1.0, float("nan")], 10)
     assert list(BucketBatchSampler([], 10)) == [] and len(BucketBatchSampler([], 10)) == 0
+
+
+# --------------------------------------------------------------------------- end to end
+def test_importer_manifest_dataset_loader_pipeline(tmp_path):
+    from helpers import make_speech_commands
+
+    from speechrnn.data.importers import prepare_speech_commands
+    from speechrnn.data.manifest import read_manifest
+
+    root = make_speech_commands(tmp_path / "sc")
+    prepare_speech_commands(root, tmp_path / "m", protocol="12class", silence_fraction=0.5)
+    ds = AudioDataset(read_manifest(tmp_path / "m" / "train.jsonl"))
+    loader = DataLoader(
+        ds,
+        batch_sampler=BucketBatchSampler(ds.durations(), max_seconds=2.0, seed=0),
+        collate_fn=collate_audio,
+    )
+    seen = {}
+    for batch in loader:
+        for u, n in zip(batch["utts"], batch["lengths"].tolist(), strict=True):
+            seen[u.id] = (u.label, n)
+    assert len(seen) == len(ds) == 6
+    silence = [n for label, n in seen.values() if label == "_silence_"]
+    assert silence == [SR, SR]  # 1 s slices of the background noise
+    assert all(n == int(0.2 * SR) for label, n in seen.values() if label != "_silence_")

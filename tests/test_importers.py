@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from helpers import write_noise, write_speech_like, write_tone
+from helpers import (
+    make_folder,
+    make_kaldi,
+    make_librispeech,
+    make_speech_commands,
+    make_voxceleb,
+)
 
 from speechrnn.data.importers import (
     prepare_folder,
@@ -20,26 +26,6 @@ SR = 16000
 
 
 # --------------------------------------------------------------------------- LibriSpeech
-def make_librispeech(root):
-    layout = {
-        "dev-clean": {("84", "121123"): ["GO DO YOU HEAR", "BUT IN LESS THAN FIVE MINUTES"]},
-        "test-clean": {
-            ("1089", "134686"): ["HE HOPED THERE WOULD BE STEW"],
-            ("121", "121726"): ["ALSO A POPULAR CONTRIVANCE"],
-        },
-    }
-    for part, chapters in layout.items():
-        for (spk, chap), texts in chapters.items():
-            d = root / part / spk / chap
-            lines = []
-            for i, text in enumerate(texts):
-                utt = f"{spk}-{chap}-{i:04d}"
-                write_speech_like(d / f"{utt}.flac", seconds=0.25 + 0.05 * i, seed=i)
-                lines.append(f"{utt} {text}")
-            (d / f"{spk}-{chap}.trans.txt").write_text("\n".join(lines) + "\n")
-    return root
-
-
 def test_librispeech_splits_texts_speakers_durations(tmp_path):
     root = make_librispeech(tmp_path / "LibriSpeech")
     (root / "README.TXT").write_text("not a part")
@@ -71,25 +57,6 @@ def test_librispeech_selected_parts_and_errors(tmp_path):
 
 
 # --------------------------------------------------------------------------- Speech Commands
-def make_speech_commands(root):
-    files = {
-        "yes": ["aa11_nohash_0", "aa11_nohash_1", "bb22_nohash_0", "cc33_nohash_0"],
-        "no": ["aa11_nohash_0", "bb22_nohash_0", "dd44_nohash_0"],
-        "cat": ["bb22_nohash_0", "ee55_nohash_0"],
-    }
-    for word, stems in files.items():
-        for k, stem in enumerate(stems):
-            write_tone(root / word / f"{stem}.wav", seconds=0.2, freq=300 + 50 * k)
-    (root / "validation_list.txt").write_text(
-        "yes/bb22_nohash_0.wav\nno/bb22_nohash_0.wav\ncat/bb22_nohash_0.wav\n"
-    )
-    (root / "testing_list.txt").write_text("yes/cc33_nohash_0.wav\nno/dd44_nohash_0.wav\n")
-    write_noise(root / "_background_noise_" / "white_noise.wav", seconds=20.0, seed=1)
-    write_noise(root / "_background_noise_" / "pink_ish.wav", seconds=12.0, seed=2)
-    (root / "_background_noise_" / "README.md").write_text("noise")
-    return root
-
-
 def test_speech_commands_35class_splits_follow_lists(tmp_path):
     root = make_speech_commands(tmp_path / "sc")
     splits = prepare_speech_commands(root, tmp_path / "out")
@@ -151,31 +118,6 @@ def test_speech_commands_layout_errors(tmp_path):
 
 
 # --------------------------------------------------------------------------- VoxCeleb1
-def make_voxceleb(root):
-    files = [
-        "id10001/1zcIwhmdeo4/00001",
-        "id10001/1zcIwhmdeo4/00002",
-        "id10001/7gWzIy6yIIk/00001",
-        "id10002/C7k7C-PDvAA/00001",
-        "id10002/C7k7C-PDvAA/00002",
-        "id10270/x6uYqmx31kE/00001",
-        "id10270/8jEAjG6SegY/00008",
-        "id10271/1gtz-CUIygI/00001",
-    ]
-    for i, f in enumerate(files):
-        write_tone(root / "wav" / f"{f}.wav", seconds=0.1 + 0.01 * i, freq=200 + 30 * i)
-    (root / "iden_split.txt").write_text(
-        "1 id10001/1zcIwhmdeo4/00001.wav\n1 id10001/1zcIwhmdeo4/00002.wav\n"
-        "2 id10001/7gWzIy6yIIk/00001.wav\n"
-        "1 id10002/C7k7C-PDvAA/00001.wav\n3 id10002/C7k7C-PDvAA/00002.wav\n"
-    )
-    (root / "veri_test2.txt").write_text(
-        "1 id10270/x6uYqmx31kE/00001.wav id10270/8jEAjG6SegY/00008.wav\n"
-        "0 id10270/x6uYqmx31kE/00001.wav id10271/1gtz-CUIygI/00001.wav\n"
-    )
-    return root
-
-
 def test_voxceleb_identification_and_verification(tmp_path):
     root = make_voxceleb(tmp_path / "vox1")
     splits = prepare_voxceleb(root, tmp_path / "out")
@@ -223,14 +165,6 @@ def test_voxceleb_without_lists_gives_all_and_errors(tmp_path):
 
 
 # --------------------------------------------------------------------------- Kaldi
-def make_kaldi(d, audio_dir):
-    write_speech_like(audio_dir / "rec1.wav", seconds=2.0)
-    write_tone(audio_dir / "rec2.flac", seconds=0.5)
-    d.mkdir(parents=True)
-    (d / "wav.scp").write_text(f"rec1 {audio_dir / 'rec1.wav'}\nrec2 ../audio/rec2.flac\n")
-    return d
-
-
 def test_kaldi_segments_text_utt2spk(tmp_path):
     d = make_kaldi(tmp_path / "data" / "train", tmp_path / "data" / "audio")
     (d / "segments").write_text(
@@ -294,15 +228,6 @@ def test_kaldi_missing_wav_scp(tmp_path):
 
 
 # --------------------------------------------------------------------------- folder per label
-def make_folder(root, n=30):
-    for spk, fmt in (("alice", "wav"), ("bob", "flac"), ("carol", "ogg")):
-        for i in range(n):
-            write_tone(root / spk / f"take{i:03d}.{fmt}", seconds=0.05, freq=200 + i)
-    write_noise(root / "_ignored" / "noise.wav", seconds=0.05)
-    (root / "alice" / "notes.txt").write_text("not audio")
-    return root
-
-
 def test_folder_hash_split_is_deterministic_and_grouped_by_name(tmp_path):
     root = make_folder(tmp_path / "spk")
     a = prepare_folder(
