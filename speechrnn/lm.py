@@ -221,7 +221,9 @@ def arpa_to_binary(arpa_path: str | Path, out_path: str | Path) -> Path:
     """
     tool = shutil.which("build_binary")
     if tool is None:
-        raise LanguageModelError(f"{arpa_path}: KenLM's build_binary is not installed; use the ARPA")
+        raise LanguageModelError(
+            f"{arpa_path}: KenLM's build_binary is not installed; use the ARPA file"
+        )
     proc = subprocess.run([tool, str(arpa_path), str(out_path)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise LanguageModelError(f"{arpa_path}: build_binary failed: {proc.stderr.strip()[-500:]}")

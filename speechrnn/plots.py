@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .metrics import MetricsError
+
 
 def _pyplot():
     import matplotlib
@@ -73,17 +75,28 @@ def plot_det(
 
 
 def plot_confusion(
-    matrix, labels: Sequence[str], path: str | Path, normalize: bool = True, title: str | None = None
+    matrix,
+    labels: Sequence[str],
+    path: str | Path,
+    normalize: bool = True,
+    title: str | None = None,
 ) -> Path:
     """Plot a confusion matrix ``(C, C)`` (rows = true class) as a PNG heat map.
 
     With ``normalize`` each row is divided by its total (empty rows stay 0)
     and cells show fractions; otherwise counts.
+
+    Raises
+    ------
+    MetricsError
+        If ``matrix`` is not square with one row per label.
     """
     plt = _pyplot()
     m = np.asarray(matrix, dtype=float)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(labels):
-        raise ValueError(f"matrix must be (C, C) with C = len(labels) = {len(labels)}, got {m.shape}")
+        raise MetricsError(
+            f"matrix must be (C, C) with C = len(labels) = {len(labels)}, got {m.shape}"
+        )
     if normalize:
         m = m / np.maximum(m.sum(axis=1, keepdims=True), 1)  # (C,C) row-normalised
     path = Path(path)

@@ -143,5 +143,5 @@ def test_plots_write_png(tmp_path):
     for p in (det, conf):
         data = p.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
-    with pytest.raises(ValueError, match="C, C"):
+    with pytest.raises(MetricsError, match="C, C"):
         plot_confusion(np.ones((2, 3)), ["a", "b"], tmp_path / "bad.png")

@@ -37,7 +37,9 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarr
     p = np.asarray(y_pred, dtype=np.int64)
     if t.shape != p.shape:
         raise MetricsError(f"y_true {t.shape} and y_pred {p.shape} must match")
-    c = num_classes if num_classes is not None else int(max(t.max(initial=-1), p.max(initial=-1)) + 1)
+    if num_classes is None:
+        num_classes = int(max(t.max(initial=-1), p.max(initial=-1)) + 1)
+    c = num_classes
     if t.size and (min(t.min(), p.min()) < 0 or max(t.max(), p.max()) >= c):
         raise MetricsError(f"class ids must lie in [0, {c})")
     m = np.zeros((c, c), dtype=np.int64)
@@ -54,7 +56,9 @@ def threshold_for_fa_rate(neg_detection_scores, neg_hours: float, fa_per_hour: f
     Calibrate on dev data, then apply to test.
     """
     if neg_hours <= 0 or fa_per_hour < 0:
-        raise MetricsError(f"need neg_hours > 0 and fa_per_hour >= 0, got {neg_hours}, {fa_per_hour}")
+        raise MetricsError(
+            f"need neg_hours > 0 and fa_per_hour >= 0, got {neg_hours}, {fa_per_hour}"
+        )
     neg = np.sort(_scores(neg_detection_scores, "neg_detection_scores"))[::-1]
     allowed = math.floor(fa_per_hour * neg_hours + 1e-9)
     if allowed >= neg.size:

@@ -85,7 +85,9 @@ def min_dcf(
     best trivial system), minimised over thresholds.
     """
     if not 0 < p_target < 1 or c_miss <= 0 or c_fa <= 0:
-        raise MetricsError(f"need 0 < p_target < 1 and positive costs, got {p_target}, {c_miss}, {c_fa}")
+        raise MetricsError(
+            f"need 0 < p_target < 1 and positive costs, got {p_target}, {c_miss}, {c_fa}"
+        )
     p_fa, p_miss, thr = det_points(target, nontarget)
     dcf = c_miss * p_target * p_miss + c_fa * (1 - p_target) * p_fa  # (K,)
     dcf = dcf / min(c_miss * p_target, c_fa * (1 - p_target))
