@@ -1,0 +1,155 @@
+"""Tiny synthetic corpora of each preset: labels, splits, durations, determinism, resume."""
+import json
+import os
+
+import pytest
+import soundfile as sf
+
+from speechrnn.data.manifest import read_manifest
+from speechrnn.errors import ConfigError
+from speechrnn.synth.engines import ENGINES
+from speechrnn.synth.presets import (KeywordConfig, SpeakerConfig, TranscriptionConfig,
+                                     build_keywords, build_speakers, build_transcription)
+
+pytestmark = pytest.mark.tts
+
+# formant/diphone voices: fast and bit-exact deterministic
+VOICES = ["flite:slt", "flite:rms", "flite:awb", "flite:kal16", "espeak-ng:en-us", "espeak-ng:en-gb",
+          "espeak-ng:en-us+Alicia"]
+
+
+@pytest.fixture(autouse=True)
+def _engines():
+    for e in ("flite", "espeak-ng"):
+        why = ENGINES[e].missing()
+        if why:
+            pytest.skip(f"{e} unavailable: {why} (install with scripts/setup.sh)")
+    try:
+        from speechrnn.synth.textsource import load_sentences
+        load_sentences("wordnet")
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"wordnet text source unavailable: {e}")
+
+
+def _small_aug():
+    return {"p_speed": 0.5, "p_reverb": 0.5, "p_telephone": 0.2, "p_noise": 0.8, "p_gain": 0.5, "p_silence": 0.5}
+
+
+def _transcription(out, jobs=1, num=14):
+    from speechrnn.config import from_dict
+    cfg = from_dict(TranscriptionConfig, {"num": num, "voices": VOICES, "held_out_voices": 0.34, "seed": 7,
+                                          "jobs": jobs, "progress": False, "augment": _small_aug(),
+                                          "dev_fraction": 0.15, "test_fraction": 0.3})
+    return build_transcription(out, cfg)
+
+
+def test_transcription_splits_labels_and_summary(tmp_path):
+    s = _transcription(tmp_path)
+    m = {k: read_manifest(tmp_path / f"{k}.jsonl") for k in ("train", "dev", "test_seen", "test_unseen")}
+    assert all(m.values()) and s["failed"] == 0
+    train_text = {u.text for u in m["train"]}
+    train_spk = {u.speaker for u in m["train"]}
+    assert train_text.isdisjoint({u.text for u in m["dev"] + m["test_seen"] + m["test_unseen"]})
+    assert {u.text for u in m["test_seen"]} == {u.text for u in m["test_unseen"]}
+    held = set(s["held_out_voices"])
+    assert held and {u.speaker for u in m["test_unseen"]} <= held
+    assert train_spk.isdisjoint(held) and {u.speaker for u in m["test_seen"] + m["dev"]}.isdisjoint(held)
+    for u in m["train"] + m["test_unseen"]:
+        info = sf.info(u.audio)
+        assert info.samplerate == 16000 and abs(info.duration - u.duration) < 1e-3
+        assert 0.3 < u.duration < 20 and u.text == u.text.lower() and u.text.strip()
+        assert isinstance(u.extra["augment"], list) and u.extra["params"]
+    assert any(u.extra["augment"] for u in m["train"])        # augmentation happened and was recorded
+    assert all(u.extra["augment"] == [] for u in m["test_seen"])  # eval stays clean by default
+    assert s["utterances"] == sum(len(v) for v in m.values())
+    assert s["vocabulary_size"] > 10 and "WordNet" in s["text_source"]["license"]
+    assert json.loads((tmp_path / "summary.json").read_text())["hours"] == s["hours"] > 0
+
+
+def test_transcription_deterministic_parallel_and_resumable(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    _transcription(a, jobs=1, num=8)
+    _transcription(b, jobs=2, num=8)
+    for name in ("train.jsonl", "dev.jsonl", "test_seen.jsonl", "test_unseen.jsonl"):
+        assert (a / name).read_text() == (b / name).read_text()
+    wavs = sorted(p.relative_to(a) for p in (a / "wavs").rglob("*.wav"))
+    assert wavs and all((a / w).read_bytes() == (b / w).read_bytes() for w in wavs)
+    # resume: delete two files, rebuild -> same bytes back, others untouched
+    gone = [a / wavs[0], a / wavs[-1]]
+    before = {w: os.stat(a / w).st_mtime_ns for w in wavs[1:-1]}
+    original = {p: (b / p.relative_to(a)).read_bytes() for p in gone}
+    for p in gone:
+        p.unlink()
+    _transcription(a, jobs=1, num=8)
+    assert all(p.read_bytes() == original[p] for p in gone)
+    assert all(os.stat(a / w).st_mtime_ns == t for w, t in before.items())
+    assert (a / "train.jsonl").read_text() == (b / "train.jsonl").read_text()
+
+
+def test_transcription_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="exactly one of hours or num"):
+        TranscriptionConfig(voices=VOICES).validate()
+    with pytest.raises(ConfigError, match="exactly one"):
+        TranscriptionConfig(hours=1.0, num=3).validate()
+
+
+def test_keywords_speech_commands_layout(tmp_path):
+    cfg = KeywordConfig(num=3, keywords=["yes", "stop"], unknown_words=2, voices=VOICES, held_out_voices=0.34,
+                        seed=1, jobs=1, progress=False, noise_seconds=5.0)
+    s = build_keywords(tmp_path, cfg)
+    assert (tmp_path / "yes").is_dir() and (tmp_path / "stop").is_dir()
+    assert sorted(p.name for p in (tmp_path / "_background_noise_").glob("*.wav")) == [
+        "babble.wav", "brown_noise.wav", "pink_noise.wav", "white_noise.wav"]
+    testing = (tmp_path / "testing_list.txt").read_text().split()
+    validation = (tmp_path / "validation_list.txt").read_text().split()
+    assert testing and set(testing).isdisjoint(validation)
+    held_slugs = {v.lower().replace(":", "-").replace("+", "-").replace("_", "-") for v in s["held_out_voices"]}
+    assert {t.split("/")[1].split("_nohash_")[0] for t in testing} <= held_slugs
+    for wav in (tmp_path / "yes").glob("*.wav"):
+        info = sf.info(wav)
+        assert info.samplerate == 16000 and info.frames == 16000
+    train = read_manifest(tmp_path / "train.jsonl")
+    labels = {u.label for u in train}
+    assert {"yes", "stop", "_unknown_", "_silence_"} <= labels
+    assert all(u.extra["augment"][0]["step"] == "fit" for u in train if u.label != "_silence_")
+    test_spk = {u.speaker for u in read_manifest(tmp_path / "test.jsonl") if u.speaker}
+    assert test_spk <= set(s["held_out_voices"])
+    try:
+        from speechrnn.data.importers import prepare_speech_commands
+    except ImportError:
+        return
+    imported = prepare_speech_commands(tmp_path)
+    assert len(imported["test"]) == len(testing)
+
+
+def test_speakers_closed_set_and_verification(tmp_path):
+    cfg = SpeakerConfig(num_voices=3, utts_per_voice=4, verify_voices=2, voices=VOICES, seed=2, jobs=1,
+                        progress=False)
+    s = build_speakers(tmp_path, cfg)
+    m = {k: read_manifest(tmp_path / f"{k}.jsonl") for k in ("train", "dev", "test", "verify")}
+    closed = set(s["closed_set_voices"])
+    assert {u.speaker for u in m["train"]} == closed == {u.speaker for u in m["test"]}
+    assert {u.speaker for u in m["verify"]} == set(s["held_out_voices"])
+    assert closed.isdisjoint(s["held_out_voices"])
+    ids = [u.id for us in m.values() for u in us]
+    assert len(ids) == len(set(ids)) == 3 * 4 + 2 * 4
+    assert len({u.text for us in m.values() for u in us}) == len(ids)  # every utterance a new sentence
+    verify_ids = {u.id: u.speaker for u in m["verify"]}
+    trials = [line.split() for line in (tmp_path / "trials.txt").read_text().splitlines()]
+    assert {t[0] for t in trials} == {"0", "1"}
+    for label, a, b in trials:
+        assert (verify_ids[a] == verify_ids[b]) == (label == "1")
+    with pytest.raises(ConfigError, match="only"):
+        build_speakers(tmp_path / "x", SpeakerConfig(num_voices=len(VOICES), verify_voices=1, voices=VOICES,
+                                                     progress=False))
+
+
+def test_all_failures_raise(tmp_path, monkeypatch):
+    from speechrnn.errors import SynthesisError
+    from speechrnn.synth import build
+
+    def boom(job, aug, bank=None):
+        raise SynthesisError("engine exploded")
+    monkeypatch.setattr(build, "render", boom)
+    with pytest.raises(SynthesisError, match="every synthesis failed.*exploded"):
+        _transcription(tmp_path, num=4)
