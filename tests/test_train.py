@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechrnn.data import Utterance, write_manifest
+from speechrnn.data import Utterance, read_manifest, write_manifest
 from speechrnn.errors import ConfigError
 from speechrnn.models import load_model, read_checkpoint
 from speechrnn.tasks import get_task
@@ -77,9 +77,107 @@ def test_overfit_tiny_model_reaches_wer_zero(tmp_path):
     task = get_task({"name": "transcription"})
     from speechrnn.data import AudioDataset, collate_audio
 
-    batch = collate_audio([AudioDataset(read_ds := __import__("speechrnn.data", fromlist=["x"]).read_manifest(m))[i]
-                           for i in range(len(TEXTS))])
+    ds = AudioDataset(read_manifest(m))
+    batch = collate_audio([ds[i] for i in range(len(TEXTS))])
     with torch.no_grad():
         assert task.decode(model(batch["waveforms"], batch["lengths"])) == TEXTS
     assert (tmp_path / "exp" / "config.yaml").exists()
     assert (tmp_path / "exp" / "dev_log.csv").read_text().startswith("epoch,step,train_loss")
+
+
+def _weights(path):
+    return read_checkpoint(path)["state_dict"]
+
+
+def test_resume_after_crash_is_exact(tmp_path):
+    """N steps in one go == k steps, 'crash', resume to N: identical weights, bitwise."""
+    m = make_corpus(tmp_path, TEXTS + ["he read", "ace", "a bed", "hr"])
+    cfg = tiny_config(m, None, epochs=3, max_seconds=1.2, accum_steps=2, lr=3e-3,
+                      warmup_steps=2, schedule="cosine")
+    cfg["model"]["encoder"]["dropout"] = 0.3  # RNG use inside steps must be restored too
+    cfg["features"]["spec_augment"] = {"time_masks": 1, "time_width": 5, "freq_masks": 1, "freq_width": 3}
+    n = 5
+    train(cfg, tmp_path / "straight", overrides=[f"train.max_steps={n}"])
+    train(cfg, tmp_path / "crashed", overrides=["train.max_steps=2"])  # stops mid-epoch 0
+    mid = read_checkpoint(tmp_path / "crashed" / "last.pt")["training"]
+    assert mid["step"] == 2 and mid["batch_in_epoch"] == 4 and mid["epoch"] == 0
+    out = train(cfg, tmp_path / "crashed", overrides=[f"train.max_steps={n}"])  # resumes
+    assert out["steps"] == n and out["epochs"] >= 1  # crossed an epoch boundary
+    a, b = _weights(tmp_path / "straight" / "last.pt"), _weights(tmp_path / "crashed" / "last.pt")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    sa = read_checkpoint(tmp_path / "straight" / "last.pt")["training"]
+    sb = read_checkpoint(tmp_path / "crashed" / "last.pt")["training"]
+    assert sa["step"] == sb["step"] and sa["batch_in_epoch"] == sb["batch_in_epoch"]
+    # --no-resume starts over
+    again = train(cfg, tmp_path / "crashed", overrides=["train.max_steps=1"], resume=False)
+    assert again["steps"] == 1
+
+
+def test_transfer_reinitialises_head_and_freezes_layers(tmp_path):
+    m = make_corpus(tmp_path, TEXTS)
+    base = tiny_config(m, None, max_steps=2)
+    train(base, tmp_path / "base")
+    src = _weights(tmp_path / "base" / "last.pt")
+    # Different label set (a smaller alphabet) -> the head is re-initialised.
+    cfg = tiny_config(m, None, max_steps=2, init_from=str(tmp_path / "base" / "last.pt"), freeze_layers=1)
+    cfg["task"]["tokenizer"] = {"kind": "char", "symbols": list(" " + ALPHABET), "unknown": "error"}
+    cfg["train"]["seed"] = 123
+    train(cfg, tmp_path / "ft")
+    ft = _weights(tmp_path / "ft" / "last.pt")
+    assert ft["head.proj.weight"].shape[0] == len(ALPHABET) + 2 != src["head.proj.weight"].shape[0]
+    frozen = [k for k in ft if k.startswith("encoder.layers.0.")]
+    assert frozen
+    for k in frozen:  # first recurrent layer frozen: unchanged from the source model
+        assert torch.equal(ft[k], src[k]), k
+    assert not torch.equal(ft["encoder.layers.1.fwd.weight_ih_l0"], src["encoder.layers.1.fwd.weight_ih_l0"])
+    # CMVN statistics come from the source model
+    assert torch.equal(ft["frontend.cmvn_mean"], src["frontend.cmvn_mean"])
+
+
+def test_unalignable_utterances_are_dropped_with_warning(tmp_path, caplog):
+    m = make_corpus(tmp_path, ["bad", "a"])
+    utts = read_manifest(m)
+    utts[1].text = "abcdeabcdeabcdeabcde" * 3  # far too long for 0.2 s of audio
+    task = get_task("transcription")
+    from speechrnn.features import FeatureConfig
+    from speechrnn.models import ModelConfig
+
+    model = task.build_model(ModelConfig(), FeatureConfig())
+    with caplog.at_level(logging.WARNING):
+        keep = task.prepare(utts, [u.duration for u in utts], model, "train")
+    assert keep == [0]
+    assert "train-1" in caplog.text and "too short" in caplog.text
+    assert ctc_min_frames([1, 1, 2, 2, 2]) == 8
+
+
+def test_config_errors_name_the_key(tmp_path):
+    m = make_corpus(tmp_path, TEXTS[:1])
+    with pytest.raises(ConfigError, match="lrr"):
+        resolve_config(tiny_config(m), ["train.lrr=1"])
+    with pytest.raises(ConfigError, match="unknown task 'nope'"):
+        resolve_config(tiny_config(m), ["task.name=nope"]) and get_task({"name": "nope"})
+    with pytest.raises(ConfigError, match="beam_size"):
+        get_task({"name": "transcription", "beam_size": 0})
+    (tmp_path / "c.yaml").write_text("data: {train: train.jsonl}\ntrain: {epochs: 2}\n")
+    cfg, resolved = resolve_config(tmp_path / "c.yaml", ["train.lr=0.5"])
+    assert cfg.train.lr == 0.5 and cfg.data.train == str(m)
+    assert resolved["train"]["epochs"] == 2
+
+
+def test_nonfinite_loss_batch_is_skipped(tmp_path, monkeypatch):
+    from speechrnn.tasks.transcription import TranscriptionTask
+
+    m = make_corpus(tmp_path, TEXTS)
+    real = TranscriptionTask.loss
+    calls = {"n": 0}
+
+    def flaky(self, out, batch):
+        calls["n"] += 1
+        loss = real(self, out, batch)
+        return loss * float("nan") if calls["n"] == 1 else loss
+
+    monkeypatch.setattr(TranscriptionTask, "loss", flaky)
+    out = train(tiny_config(m, None, epochs=2, max_seconds=4.0), tmp_path / "exp")
+    assert out["skipped"] == 1 and out["epochs"] == 2

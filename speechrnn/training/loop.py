@@ -221,7 +221,7 @@ class Trainer:
             if not finite:
                 self.skipped += 1
                 log.warning("step %d: non-finite loss (%s) in batch %s..., skipped", self.step,
-                            float(loss), batch["ids"][:3])
+                            float(loss.detach()), batch["ids"][:3])
                 return None, audio
             self.scaler.scale(loss / self.tc.accum_steps).backward()
         return float(loss.detach()), audio
