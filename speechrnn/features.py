@@ -259,6 +259,8 @@ def _deltas(x: Tensor, lengths: Tensor, n: int) -> Tensor:
         ``win_length = 2n + 1``) on each item's valid frames.
     """
     B, T, F = x.shape
+    if T == 0:
+        return torch.zeros_like(x)
     # One gather builds each item's edge-replicated copy: ext[:, n + t] = x[:, clamp(t)]
     t = torch.arange(-n, T + n, device=x.device)[None, :]  # (1, T + 2n)
     last = (lengths - 1).clamp(min=0)[:, None]  # (B, 1)
