@@ -181,3 +181,24 @@ def test_nonfinite_loss_batch_is_skipped(tmp_path, monkeypatch):
     monkeypatch.setattr(TranscriptionTask, "loss", flaky)
     out = train(tiny_config(m, None, epochs=2, max_seconds=4.0), tmp_path / "exp")
     assert out["skipped"] == 1 and out["epochs"] == 2
+
+
+def test_cli_train_then_evaluate(tmp_path, capsys):
+    import yaml
+
+    from speechrnn.cli import main
+
+    m = make_corpus(tmp_path, TEXTS)
+    cfg_path = tmp_path / "run.yaml"
+    cfg_path.write_text(yaml.safe_dump(tiny_config("train.jsonl", "train.jsonl", epochs=2)))
+    exp = tmp_path / "exp"
+    assert main(["train", str(cfg_path), "--exp-dir", str(exp), "train.max_seconds=50"]) == 0
+    assert yaml.safe_load((exp / "config.yaml").read_text())["train"]["max_seconds"] == 50
+    assert main(["train", str(cfg_path), "--exp-dir", str(exp), "train.epochs=3"]) == 0  # resumes
+    assert "3 epoch(s)" in capsys.readouterr().out
+    errors = tmp_path / "errors.tsv"
+    assert main(["evaluate", str(exp / "best.pt"), str(m), "--errors-file", str(errors)]) == 0
+    out = capsys.readouterr().out
+    assert "WER" in out and "CER" in out
+    lines = errors.read_text().splitlines()
+    assert lines[0].startswith("id\twer\tcer") and len(lines) == 1 + len(TEXTS)

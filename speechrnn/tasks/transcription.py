@@ -175,3 +175,42 @@ class TranscriptionTask(Task):
 
 def _to(batch: dict, device) -> dict:
     return {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+
+
+def evaluate_checkpoint(checkpoint, manifest, *, beam_size: int = 1, lm=None, alpha: float = 0.5,
+                        beta: float = 1.0, max_seconds: float = 120.0, device: str = "cpu"):
+    """WER/CER of a transcription checkpoint on a manifest.
+
+    Returns
+    -------
+    (ErrorRates, list[dict]) corpus rates and per-utterance rows (worst first), from
+    :mod:`speechrnn.metrics`.
+    """
+    from torch.utils.data import DataLoader
+
+    from ..data import AudioDataset, BucketBatchSampler, read_manifest
+    from ..errors import CheckpointError
+    from ..metrics import error_rates, error_report
+    from ..models import load_model
+
+    model = load_model(checkpoint, device=device)
+    if model.task != "transcription":
+        raise CheckpointError(f"{checkpoint}: a {model.task!r} model, not a transcription model")
+    task = TranscriptionTask.from_labels(model.labels)
+    ds = AudioDataset(read_manifest(manifest), sample_rate=model.feature_cfg.sample_rate)
+    batches = list(BucketBatchSampler(ds.durations(), max_seconds, shuffle=False))
+    refs, hyps, ids = [], [], []
+    with torch.no_grad():
+        for batch in DataLoader(ds, batch_sampler=batches, collate_fn=task.collate):
+            log_probs, lengths = model(batch["waveforms"].to(device), batch["lengths"].to(device))
+            if beam_size > 1 or lm is not None:
+                from ..decoding import beam_search_batch
+
+                res = beam_search_batch(log_probs, lengths, task.label_list(), beam_size=max(beam_size, 1),
+                                        lm=lm, alpha=alpha, beta=beta)
+                hyps += [r.text for r in res]
+            else:
+                hyps += task.decode((log_probs, lengths))
+            refs += batch["references"]
+            ids += batch["ids"]
+    return error_rates(refs, hyps, ids), error_report(refs, hyps, ids)
