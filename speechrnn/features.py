@@ -473,7 +473,9 @@ class MFCCFrontend(nn.Module):
         if not self.kaldi and B > 0:
             # Centred frames reach n_fft/2 past an item's end: that must read zeros.
             # (Kaldi's frames never leave the item, so its padding needs no cleaning.)
-            shortest = int(lengths.min())
+            # Only the tail past the shortest item needs masking (a data-dependent
+            # size, which torch.export cannot trace: it masks everything instead).
+            shortest = 0 if torch.compiler.is_compiling() else int(lengths.min())
             if shortest < S:
                 keep = torch.arange(shortest, S, device=x.device)[None, :] < lengths[:, None]
                 tail = x[:, shortest:].masked_fill(~keep, 0.0)  # (B, S - shortest)

@@ -276,6 +276,7 @@ def test_dither_only_in_training():
 
 
 # --------------------------------------------------------------------------- export
+@pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
 @pytest.mark.parametrize("style", ["kaldi", "librosa"])
 def test_torchscript_matches_eager(style):
     cfg = FeatureConfig(style=style, deltas=2, cmvn="utterance",
@@ -293,6 +294,22 @@ def test_torchscript_matches_eager(style):
         out, m = mod(x, lengths)
         assert torch.equal(m, n)
         torch.testing.assert_close(out, ref, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("style", ["kaldi", "librosa"])
+def test_torch_export_with_dynamic_batch_and_length(style):
+    from torch.export import Dim, export
+
+    fe = MFCCFrontend(FeatureConfig(style=style, deltas=2, cmvn="utterance")).eval()
+    example = (torch.randn(3, 12000), torch.tensor([12000, 7000, 500]))
+    dims = ({0: Dim("B", min=1, max=64), 1: Dim("S", min=1000, max=16000 * 600)},
+            {0: Dim("B", min=1, max=64)})
+    exported = export(fe, example, dynamic_shapes=dims).module()
+    x, lengths = torch.randn(2, 20000), torch.tensor([20000, 9000])  # new batch and length
+    ref, n = fe(x, lengths)
+    out, m = exported(x, lengths)
+    assert torch.equal(m, n)
+    torch.testing.assert_close(out, ref, atol=1e-6, rtol=1e-6)
 
 
 # --------------------------------------------------------------------------- config
