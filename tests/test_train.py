@@ -202,3 +202,13 @@ def test_cli_train_then_evaluate(tmp_path, capsys):
     assert "WER" in out and "CER" in out
     lines = errors.read_text().splitlines()
     assert lines[0].startswith("id\twer\tcer") and len(lines) == 1 + len(TEXTS)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_amp_training_runs_and_checkpoint_loads_on_cpu(tmp_path):
+    m = make_corpus(tmp_path, TEXTS)
+    out = train(tiny_config(m, m, epochs=2, device="cuda", amp=True), tmp_path / "exp")
+    assert out["steps"] == 2 and out["skipped"] == 0
+    model = load_model(tmp_path / "exp" / "last.pt")
+    assert next(model.parameters()).device.type == "cpu"

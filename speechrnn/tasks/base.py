@@ -14,7 +14,8 @@ model, split)``               returns the indices to keep
 ``targets(batch)``            task targets added to the batch
 ``loss(model_out, batch)``    scalar training loss (mean over the batch)
 ``decode(model_out)``         predictions (texts, class names, embeddings)
-``evaluate(model, loader)``   metrics dict holding ``primary_metric``
+``evaluate(model, loader,     metrics dict holding ``primary_metric``
+device)``
 ``primary_metric``,           the dev metric used for best checkpoints / early stopping,
 ``higher_is_better``          and its direction
 ============================  ============================================================
@@ -99,7 +100,8 @@ class Task:
     def decode(self, model_out: tuple[torch.Tensor, torch.Tensor]) -> list:
         raise NotImplementedError
 
-    def evaluate(self, model, loader) -> dict[str, float]:
+    def evaluate(self, model, loader, device="cpu") -> dict[str, float]:
+        """Metrics on ``loader``'s batches (model in eval mode); must hold ``primary_metric``."""
         raise NotImplementedError
 
     def is_better(self, a: float, b: float | None) -> bool:
