@@ -309,7 +309,8 @@ def test_torch_export_with_dynamic_batch_and_length(style):
     ref, n = fe(x, lengths)
     out, m = exported(x, lengths)
     assert torch.equal(m, n)
-    torch.testing.assert_close(out, ref, atol=1e-6, rtol=1e-6)
+    # exported graphs take Kaldi frame means with avg_pool1d (same math, other float order)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
 
 
 # --------------------------------------------------------------------------- config
