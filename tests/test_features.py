@@ -380,3 +380,15 @@ def test_cli_features_bundled_sample(capsys):
     sample = files("speechrnn") / "assets" / "samples" / "sample.wav"
     assert main(["features", str(sample)]) == 0
     assert "sample.wav" in capsys.readouterr().out
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("style", ["kaldi", "librosa"])
+def test_cuda_matches_cpu(style):
+    fe = MFCCFrontend(FeatureConfig(style=style, deltas=2, cmvn="utterance")).eval()
+    x, lengths = torch.randn(3, 12000), torch.tensor([12000, 7000, 500])
+    ref, n = fe(x, lengths)
+    out, m = fe.to("cuda")(x.cuda(), lengths.cuda())
+    assert torch.equal(m.cpu(), n)
+    torch.testing.assert_close(out.cpu(), ref, atol=1e-3, rtol=1e-4)
