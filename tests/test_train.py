@@ -212,3 +212,29 @@ def test_cuda_amp_training_runs_and_checkpoint_loads_on_cpu(tmp_path):
     assert out["steps"] == 2 and out["skipped"] == 0
     model = load_model(tmp_path / "exp" / "last.pt")
     assert next(model.parameters()).device.type == "cpu"
+
+
+def test_lr_schedule_follows_time_progress():
+    from speechrnn.config import from_dict
+    from speechrnn.training.config import TrainConfig
+    from speechrnn.training.optim import lr_factor
+
+    cfg = from_dict(TrainConfig, {"warmup_steps": 10, "schedule": "linear", "min_lr_ratio": 0.0})
+    assert lr_factor(4, 110, cfg) == pytest.approx(0.5)  # warm-up
+    assert lr_factor(60, 110, cfg) == pytest.approx(0.5)  # half-way by steps
+    assert lr_factor(60, 110, cfg, time_progress=0.9) == pytest.approx(0.1)  # time runs out first
+    assert lr_factor(60, 110, cfg, time_progress=0.2) == pytest.approx(0.5)  # steps lead
+
+
+def test_time_budget_stops_with_evaluated_checkpoint(tmp_path):
+    train_m = make_corpus(tmp_path, TEXTS * 4)
+    dev_m = make_corpus(tmp_path, TEXTS, name="dev", seed=1)
+    cfg = tiny_config(train_m, dev_m, epochs=1000, max_minutes=0.05, max_seconds=5.0,
+                      schedule="cosine")
+    t0 = __import__("time").perf_counter()
+    result = train(cfg, tmp_path / "exp")
+    took = __import__("time").perf_counter() - t0
+    assert result["epochs"] < 1000 and took < 60
+    assert (tmp_path / "exp" / "best.pt").is_file()
+    state = read_checkpoint(tmp_path / "exp" / "last.pt")["training"]
+    assert state["elapsed_s"] >= 3.0  # the 0.05-minute budget was spent, and recorded

@@ -38,6 +38,8 @@ class TrainConfig:
 
     epochs: int = 20  # passes over the training data
     max_steps: int = 0  # stop after this many optimizer steps in total (0 = no limit)
+    max_minutes: float = 0.0  # wall-clock budget for training (0 = none): the LR schedule follows
+    # max(step, elapsed-time) progress and training stops, evaluating and checkpointing, when it runs out
     max_seconds: float = 120.0  # padded audio seconds per batch (bucketing budget)
     max_batch_size: int | None = None  # cap on utterances per batch
     lr: float = 1e-3  # peak learning rate (AdamW)

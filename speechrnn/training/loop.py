@@ -148,7 +148,8 @@ class Trainer:
         total = steps_per_epoch * tc.epochs
         if tc.max_steps:
             total = min(total, tc.max_steps)
-        self.opt, self.sched = build_optimizer(model, tc, total)
+        self.elapsed_before, self.started = 0.0, time.perf_counter()
+        self.opt, self.sched = build_optimizer(model, tc, total, self._time_progress)
         self.use_amp = tc.amp and self.dist.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.ddp = model
@@ -162,6 +163,22 @@ class Trainer:
         if self.state is not None:
             self._load_training_state(self.state)
 
+    # ------------------------------------------------------------------ time budget
+    def _elapsed_s(self) -> float:
+        """Training seconds so far, summed over resumed runs."""
+        return self.elapsed_before + (time.perf_counter() - self.started)
+
+    def _time_progress(self) -> float:
+        if not self.tc.max_minutes:
+            return 0.0
+        return min(self._elapsed_s() / (60.0 * self.tc.max_minutes), 1.0)
+
+    def _out_of_time(self) -> bool:
+        """Whether the budget is spent; agreed across ranks so all stop at the same step."""
+        if not self.tc.max_minutes:
+            return False
+        return not D.all_true(self._time_progress() < 1.0, self.dist)
+
     # ------------------------------------------------------------------ state
     def _training_state(self) -> dict:
         rngs = D.gather_objects(rng_state(), self.dist)
@@ -170,7 +187,7 @@ class Trainer:
             "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
             "scaler": self.scaler.state_dict(), "rng": rngs, "world_size": self.dist.world_size,
             "history": self.history, "best": self.best, "bad_epochs": self.bad_epochs,
-            "skipped": self.skipped,
+            "skipped": self.skipped, "elapsed_s": self._elapsed_s(),
         }
 
     def _load_training_state(self, st: dict) -> None:
@@ -186,6 +203,7 @@ class Trainer:
         self.epoch, self.batch_in_epoch, self.step = st["epoch"], st["batch_in_epoch"], st["step"]
         self.history, self.best = list(st["history"]), st["best"]
         self.bad_epochs, self.skipped = st["bad_epochs"], st["skipped"]
+        self.elapsed_before = float(st.get("elapsed_s", 0.0))
         if self.dist.is_main:
             log.info("resumed from last.pt: epoch %d, batch %d, step %d", self.epoch, self.batch_in_epoch, self.step)
 
@@ -287,7 +305,7 @@ class Trainer:
                 window_loss = []
             if tc.save_every_steps and self.step % tc.save_every_steps == 0:
                 self.save_last()
-            if tc.max_steps and self.step >= tc.max_steps:
+            if (tc.max_steps and self.step >= tc.max_steps) or self._out_of_time():
                 if bar is not None:
                     bar.close()
                 return sum(losses) / max(len(losses), 1), True
@@ -369,10 +387,13 @@ class Trainer:
                 if self.tc.max_steps and self.step >= self.tc.max_steps:
                     break
                 train_loss, hit_max = self._train_epoch()
-                if hit_max:
+                if hit_max and not self.tc.max_minutes:
                     self.save_last()
                     break
-                stopped = self._end_epoch(train_loss)
+                stopped = self._end_epoch(train_loss) or hit_max
+                if hit_max and self.dist.is_main:
+                    log.info("stopping: %s reached", "max_steps" if self.tc.max_steps and
+                             self.step >= self.tc.max_steps else "max_minutes")
             if self.epoch >= self.tc.epochs or stopped:
                 self._average()
             if self.logger is not None:
