@@ -8,7 +8,7 @@ window, 10 ms hop, 512-point FFT. Extractors:
 * ``torchaudio.transforms.MFCC``, ``torchaudio.compliance.kaldi.mfcc``,
 * ``librosa.feature.mfcc``, ``python_speech_features.mfcc``.
 
-Each is timed on one long utterance (``--seconds``) with 1 and 2 threads, then on a
+Each is timed (repeats interleaved round-robin) on one long utterance (``--seconds``) with 1 and 2 threads, then on a
 batch (``--batch`` x ``--batch-seconds``) where the torch extractors run batched
 and the others item by item. Prints a markdown table: time (median of
 ``--repeats``), times real time, and speed relative to librosa and to
@@ -91,16 +91,19 @@ def extractors(batched: bool) -> dict[str, Callable[[np.ndarray], object]]:
     }
 
 
-def time_it(fn: Callable, x: np.ndarray, repeats: int) -> float:
-    """Median seconds of ``repeats`` calls after one warm-up."""
+def time_all(fns: dict[str, Callable], x: np.ndarray, repeats: int) -> dict[str, float]:
+    """Median seconds per extractor. Repeats are interleaved round-robin, so a burst of
+    load from other processes hits every extractor alike instead of one of them."""
+    runs: dict[str, list[float]] = {name: [] for name in fns}
     with torch.inference_mode():
-        fn(x)
-        runs = []
-        for _ in range(repeats):
-            t = time.perf_counter()
+        for fn in fns.values():  # warm-up
             fn(x)
-            runs.append(time.perf_counter() - t)
-    return statistics.median(runs)
+        for _ in range(repeats):
+            for name, fn in fns.items():
+                t = time.perf_counter()
+                fn(x)
+                runs[name].append(time.perf_counter() - t)
+    return {name: statistics.median(r) for name, r in runs.items()}
 
 
 def thread_limit(n: int):
@@ -120,7 +123,7 @@ def run_suite(title: str, audio: np.ndarray, seconds: float, threads: list[int],
     fns = extractors(batched)
     for n in threads:
         with thread_limit(n):
-            times = {name: time_it(fn, audio, repeats) for name, fn in fns.items()}
+            times = time_all(fns, audio, repeats)
         ref_lib, ref_ta = times["librosa.feature.mfcc"], times["torchaudio.transforms.MFCC"]
         for name, t in times.items():
             rows.append(
