@@ -145,7 +145,8 @@ class SpeakerIdentifier:
             path = None
         pieces = [x[i:i + win] for i in range(0, len(x), win)]
         if len(pieces) > 1 and len(pieces[-1]) < win // 4:  # fold a short tail into the previous piece
-            pieces[-2] = np.concatenate([pieces[-2], pieces.pop()])
+            tail = pieces.pop()
+            pieces[-1] = np.concatenate([pieces[-1], tail])
         return path, [p for p in pieces if len(p)]
 
     @torch.no_grad()
@@ -187,7 +188,12 @@ class SpeakerIdentifier:
             raise ConfigError(f"enroll {name!r}: no recordings given")
         emb = self.embed_many(audios, sample_rate)  # (K,E)
         sources = [str(a) if isinstance(a, (str, Path)) else "<array>" for a in audios]
-        return self.store.add(name, emb, sources=sources, model=self.fingerprint, replace=replace)
+        return self.add_embeddings(name, emb, sources, replace=replace)
+
+    def add_embeddings(self, name: str, embeddings: np.ndarray, sources: Sequence[str] = (),
+                       *, replace: bool = False) -> int:
+        """Enroll precomputed embeddings ``(K, E)`` (from :meth:`embed`) of speaker ``name``."""
+        return self.store.add(name, embeddings, sources=sources, model=self.fingerprint, replace=replace)
 
     def speakers(self) -> list[str]:
         """Enrolled speaker names."""
