@@ -21,6 +21,7 @@ fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 # torch 2.14.1 + torchaudio 2.11.0 load together; torchaudio from PyPI does not load beside torch 2.13 CPU.
-.venv/bin/pip install -q --disable-pip-version-check "torch==2.14.1" "torchaudio==2.11.0"
-.venv/bin/pip install -q --disable-pip-version-check -e ".[dev,lm,plots,bpe,tts]"
+quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
+quiet .venv/bin/pip install -q --disable-pip-version-check "torch==2.14.1" "torchaudio==2.11.0"
+quiet .venv/bin/pip install -q --disable-pip-version-check -e ".[dev,lm,plots,bpe,tts]"
 echo "setup: ok ($(.venv/bin/python -c 'import torch, torchaudio; print("torch", torch.__version__, "torchaudio", torchaudio.__version__)'))"
