@@ -1,0 +1,152 @@
+"""`speechrnn spot` (find keywords in audio) and `speechrnn kws` (evaluate, train-custom).
+
+Examples
+--------
+    speechrnn spot call.wav meeting.flac                       # bundled 10-word model
+    speechrnn spot rec/ --model exp/kws/best.pt --keywords yes stop --threshold 0.7
+    speechrnn spot talk.wav --open-vocab --keywords "machine learning" hello
+    speechrnn kws evaluate exp/kws/best.pt data/kws/test.jsonl --negatives data/tts/test_unseen.jsonl
+    speechrnn kws train-custom marvin --out marvin.pt --budget-minutes 10 --recordings me/*.wav
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _detector(args):
+    from ..config import from_dict
+    from ..kws import DetectorConfig
+
+    d = {"window_s": args.window, "hop_s": args.hop, "smooth_windows": args.smooth,
+         "refractory_s": args.refractory}
+    return from_dict(DetectorConfig, d, "detector")
+
+
+def _add_detector_args(p) -> None:
+    p.add_argument("--window", type=float, default=1.0, help="classifier window, seconds (default 1.0)")
+    p.add_argument("--hop", type=float, default=0.1, help="seconds between windows (default 0.1)")
+    p.add_argument("--smooth", type=int, default=3, help="posterior moving average, windows (default 3)")
+    p.add_argument("--refractory", type=float, default=1.0,
+                   help="seconds after a detection in which no other fires (default 1.0)")
+
+
+def run_spot(args) -> int:
+    from ..errors import SpeechRNNError
+    from ..inference.keywords import KeywordSpotter
+    from .cmd_transcribe import expand_inputs
+
+    files = expand_inputs(args.inputs)
+    if not files:
+        print("speechrnn spot: no input files", file=sys.stderr)
+        return 2
+    spotter = KeywordSpotter.load(args.model, args.keywords, threshold=args.threshold,
+                                  detector=_detector(args), threads=args.threads,
+                                  open_vocabulary=args.open_vocab)
+    if args.open_vocab and not spotter.open_vocabulary:
+        print("speechrnn spot: --open-vocab needs a transcription model (--model)", file=sys.stderr)
+        return 2
+    failed = 0
+    for f in files:
+        try:
+            result = spotter.spot(f)
+        except SpeechRNNError as e:
+            failed += 1
+            print(f"speechrnn spot: skipped {f}: {e}", file=sys.stderr)
+            continue
+        if args.format == "json":
+            print(json.dumps(result.to_dict()), flush=True)
+        else:
+            for d in result.detections:
+                print(f"{f}\t{d.start:.2f}\t{d.end:.2f}\t{d.keyword}\t{d.score:.3f}", flush=True)
+    if failed:
+        print(f"speechrnn spot: {failed} of {len(files)} file(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_evaluate(args) -> int:
+    from ..kws.evaluate import evaluate_keywords
+
+    r = evaluate_keywords(args.model, args.test, args.out_dir, negatives=args.negatives,
+                          dev_negatives=args.dev_negatives, fa_per_hour=args.fa_per_hour,
+                          detector=_detector(args), max_negative_hours=args.max_negative_hours)
+    print(f"accuracy {100 * r['accuracy']:.2f}% on {r['test_utterances']} clips")
+    fa = r.get("false_alarms")
+    if fa:
+        print(f"FRR {100 * fa['frr_at_target']:.2f}% at {fa['fa_per_hour_target']:g} FA/h "
+              f"(threshold {fa['threshold_at_target']:.4f}, {fa['hours']:.3f} h of negatives)")
+    cal = r.get("calibration")
+    if cal:
+        print(f"calibrated threshold {cal['threshold']:.4f}: test FRR {100 * cal['test_frr']:.2f}%, "
+              f"{cal['test_fa_per_hour']:.2f} FA/h")
+    print(f"report: {args.out_dir}/report.json (+ confusion.png{', det.png' if fa else ''})")
+    return 0
+
+
+def run_train_custom(args) -> int:
+    from ..config import from_dict
+    from ..kws.custom import CustomKeywordConfig, train_custom_keyword
+    from .cmd_transcribe import expand_inputs
+
+    d = {"budget_minutes": args.budget_minutes, "recordings": expand_inputs(args.recordings or []),
+         "jobs": args.jobs, "seed": args.seed, "voices": args.voices}
+    if args.clips_per_minute is not None:
+        d["clips_per_minute"] = args.clips_per_minute
+    cfg = from_dict(CustomKeywordConfig, d, "train-custom")
+    out = args.out or f"{args.word.replace(' ', '_')}.pt"
+    work = args.work_dir or f"exp/custom-{args.word.replace(' ', '_')}"
+    r = train_custom_keyword(args.word, out, work, cfg)
+    print(json.dumps(r, indent=2))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "spot", help="find keywords in audio files (classifier or open vocabulary)",
+        description="Print one line per detection: FILE START END KEYWORD SCORE. Bad files are "
+                    "reported and skipped; the exit status is 1 if any failed.",
+        epilog=__doc__.split("Examples\n--------\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", help="audio files, directories or glob patterns")
+    p.add_argument("--keywords", nargs="+",
+                   help="classifier: subset of the model's words (default all); open vocabulary: "
+                        "any words or phrases (required)")
+    p.add_argument("--model", help="keywords or transcription model (default: bundled keyword model, "
+                                   "or the bundled transcription model with --open-vocab)")
+    p.add_argument("--open-vocab", action="store_true",
+                   help="search any words with a CTC transcription model")
+    p.add_argument("--threshold", type=float,
+                   help="score in [0, 1] (default: the model's calibrated one, else 0.5; open "
+                        "vocabulary 0.37)")
+    p.add_argument("--format", choices=["tsv", "json"], default="tsv")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    _add_detector_args(p)
+    p.set_defaults(func=run_spot)
+
+    k = sub.add_parser("kws", help="keyword spotting tools: evaluate, train-custom")
+    ks = k.add_subparsers(dest="kws_command", metavar="COMMAND")
+    ks.required = True
+    e = ks.add_parser("evaluate", help="accuracy, confusion, FRR at FA/h, DET (JSON + PNG)")
+    e.add_argument("model", help="keywords model file")
+    e.add_argument("test", help="labelled test manifest (JSONL)")
+    e.add_argument("--negatives", help="manifest of keyword-free speech/noise for false alarms per hour")
+    e.add_argument("--dev-negatives", help="manifest of keyword-free audio to calibrate the threshold on")
+    e.add_argument("--fa-per-hour", type=float, default=1.0, help="operating point (default 1)")
+    e.add_argument("--max-negative-hours", type=float, help="use at most this much negative audio")
+    e.add_argument("--out-dir", default="kws_report", help="report folder (default kws_report)")
+    _add_detector_args(e)
+    e.set_defaults(func=run_evaluate)
+
+    c = ks.add_parser("train-custom", help="train a detector for any word from synthetic speech")
+    c.add_argument("word", help="the keyword (a word or short phrase)")
+    c.add_argument("--out", help="model file to write (default WORD.pt)")
+    c.add_argument("--recordings", nargs="+", help="your own recordings of the word (files/dirs/globs)")
+    c.add_argument("--budget-minutes", type=float, default=10.0, help="synthesis + training time (default 10)")
+    c.add_argument("--clips-per-minute", type=float, help="keyword clips synthesized per budget minute")
+    c.add_argument("--voices", nargs="+", help="voice globs or engine names for synthesis")
+    c.add_argument("--jobs", type=int, default=2, help="processes / threads (default 2)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--work-dir", help="corpus + experiment folder (default exp/custom-WORD)")
+    c.set_defaults(func=run_train_custom)
