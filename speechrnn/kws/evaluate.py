@@ -194,6 +194,9 @@ def evaluate_keywords(model_path, test_manifest, out_dir, *, negatives=None, dev
                 "test_frr": float((pos < cal).mean()),
                 "test_fa_per_hour": float((neg >= cal).sum() / hours),
             }
-        plot_det(curves, out / "det.png", title=f"FRR {frr:.3f} at {fa_per_hour:g} FA/h")
+        # log axes need points with both coordinates > 0 (plot_det fails otherwise)
+        log_axes = bool(((fa > 0) & (frr_curve > 0)).any())
+        plot_det(curves, out / "det.png", title=f"FRR {frr:.3f} at {fa_per_hour:g} FA/h",
+                 log_x=log_axes, log_y=log_axes)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report

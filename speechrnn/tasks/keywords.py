@@ -112,7 +112,7 @@ class KeywordTask(Task):
 
     def prepare(self, utts, durations, model, split: str) -> list[int]:
         """Check every label up front (one error naming all offenders); log the class counts."""
-        bad = [u.id for u in utts if u.label is None
+        bad = [f"{u.id} (label {u.label!r})" for u in utts if u.label is None
                or (u.label not in self.index and not self.cfg.map_unknown)]
         if bad:
             raise ConfigError(f"{split}: {len(bad)} utterance(s) without a usable label, e.g. {bad[:5]} "
