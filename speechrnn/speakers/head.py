@@ -94,7 +94,10 @@ def model_fingerprint(model) -> str:
     """Short hash of the float embedding-layer weights: names the embedding space a store uses."""
     import hashlib
 
-    w = model.head.embedding.weight.detach().float().cpu().numpy()
+    w = model.head.embedding.weight
+    if callable(w):  # a dynamically quantized Linear exposes weight() (packed int8)
+        w = w().dequantize()
+    w = w.detach().float().cpu().numpy()
     return "spk-" + hashlib.sha1(w.round(4).tobytes()).hexdigest()[:12]
 
 

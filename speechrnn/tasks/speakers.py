@@ -76,8 +76,12 @@ class SpeakerTaskConfig:
 
 def speakers_of_manifest(path) -> list[str]:
     """Sorted distinct speakers of a manifest; ConfigError if some utterance has none."""
+    from pathlib import Path
+
     from ..data import read_manifest
 
+    if not Path(path).is_file():
+        raise ConfigError(f"task.speakers_from: manifest {path} not found")
     utts = read_manifest(path)
     missing = [u.id for u in utts if not u.speaker]
     if missing:
