@@ -232,9 +232,14 @@ def dequantize_state_dict(state: dict) -> dict:
     return out
 
 
-def export_int8(src, dst) -> Path:
-    """Re-save checkpoint ``src`` with int8 weights (no training state) at ``dst``."""
+def export_int8(src, dst, extra: dict | None = None) -> Path:
+    """Re-save checkpoint ``src`` with int8 weights (no training state) at ``dst``.
+
+    ``extra`` (e.g. ``{"description": ...}``) is merged into the checkpoint's ``extra``.
+    """
     ckpt = read_checkpoint(src)
+    if extra:
+        ckpt["extra"] = dict(ckpt.get("extra") or {}, **extra)
     state = ckpt["state_dict"]
     if ckpt["weights_format"] == "int8":
         state = dequantize_state_dict(state)
