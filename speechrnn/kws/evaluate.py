@@ -188,7 +188,7 @@ def evaluate_keywords(model_path, test_manifest, out_dir, *, negatives=None, dev
         curves = {"test": (fa, frr_curve)}
         if dev_negatives:
             dneg, dhours, dinfo = load_negatives(dev_negatives)
-            cal = max(threshold_for_fa_rate(dneg, dhours, fa_per_hour), floor)
+            cal = min(max(threshold_for_fa_rate(dneg, dhours, fa_per_hour), floor), 1.0)
             report["calibration"] = {
                 **dinfo, "threshold": cal,
                 "test_frr": float((pos < cal).mean()),
