@@ -122,3 +122,19 @@ def test_calibrate_saves_threshold_in_store_and_model(ckpt, tree, tmp_path):
     assert fresh.model.extra["speaker_calibration"]["method"] == "mindcf"
     with pytest.raises(ConfigError, match="different-speaker"):
         sid.calibrate([utts[0].audio, utts[1].audio], ["a", "a"])
+
+
+def test_padded_batch_embeddings_equal_one_by_one(ckpt):
+    from speechrnn.speakers.head import embed_batch, load_speaker_model
+
+    model = load_speaker_model(ckpt)
+    rng = np.random.default_rng(1)
+    xs = [voice(0, s, rng) for s in (0.4, 0.9, 0.6)]
+    lengths = torch.tensor([len(x) for x in xs])  # (3,)
+    batch = torch.zeros(3, int(lengths.max()))  # (3,S) zero-padded
+    for i, x in enumerate(xs):
+        batch[i, : len(x)] = torch.from_numpy(x)
+    with torch.no_grad():
+        together = embed_batch(model, batch, lengths)
+        alone = torch.cat([embed_batch(model, torch.from_numpy(x)[None], lengths[i:i + 1]) for i, x in enumerate(xs)])
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-4)
