@@ -1,11 +1,9 @@
 """Keyword spotting: detector logic, open-vocabulary search, the task end to end, CLI."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 from torch import nn
 
@@ -195,3 +193,17 @@ def test_open_vocabulary_rejects_unspellable_keyword_and_classifier_model():
     m.task = "keywords"
     with pytest.raises(SpeechRNNError, match="transcription"):
         OpenVocabularyStream(m, ["hello"])
+
+
+def test_keyword_spotter_open_vocabulary_mode_on_arrays():
+    from speechrnn.inference.keywords import KeywordSpotter
+
+    m = SpellingCTC()
+    x = spell(m, [(None, 120)] + [(c, 2) for c in "stop"] + [(None, 200)])
+    spotter = KeywordSpotter(m, ["stop", "go"], threshold=0.5)
+    assert spotter.open_vocabulary
+    r = spotter.spot(x)
+    assert [d.keyword for d in r.detections] == ["stop"] and r.duration == pytest.approx(3.28)
+    assert 1.2 <= r.detections[0].start < r.detections[0].end <= 1.28
+    with pytest.raises(Exception, match="needs keywords"):
+        KeywordSpotter(m)

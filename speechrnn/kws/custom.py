@@ -19,7 +19,6 @@ Steps (all in ``work_dir``):
 from __future__ import annotations
 
 import logging
-import math
 import shutil
 import time
 from dataclasses import dataclass, field

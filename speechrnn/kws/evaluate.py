@@ -25,7 +25,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..errors import ConfigError
 from .detector import DetectorConfig, StreamingDetector, WindowClassifier, detect_events
