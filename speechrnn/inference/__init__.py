@@ -1,5 +1,23 @@
-"""Inference APIs: :class:`Recognizer` (speech to text)."""
+"""Inference APIs: :class:`Recognizer` (speech to text), :class:`SpeakerIdentifier`
+(enrollment, identification, verification) and :class:`KeywordSpotter` (keyword detection).
+
+Imports are lazy so that using one API does not load the others' dependencies.
+"""
 from .models import default_model_path, list_models
 from .recognizer import Recognizer, Transcript, TranscriptionStream
 
-__all__ = ["Recognizer", "Transcript", "TranscriptionStream", "default_model_path", "list_models"]
+_LAZY = {
+    "SpeakerIdentifier": "speakers", "SpeakerMatch": "speakers", "Verification": "speakers",
+    "KeywordSpotter": "keywords",
+}
+
+__all__ = ["Recognizer", "Transcript", "TranscriptionStream", "default_model_path", "list_models",
+           *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

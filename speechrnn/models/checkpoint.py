@@ -149,8 +149,13 @@ def read_checkpoint(path) -> dict:
 def build_model_from_checkpoint(ckpt: dict, path="<checkpoint>"):
     """Instantiate an :class:`AcousticModel` from a validated checkpoint dict and load weights."""
     from ..features import FeatureConfig
+    from ..tasks import task_class
     from .acoustic import AcousticModel, ModelConfig
 
+    try:  # importing the task's module registers any head kind it defines
+        task_class(str(ckpt["task"]))
+    except ConfigError:
+        pass  # an unknown task still loads when its head kind is built in
     try:
         cfg = from_dict(ModelConfig, ckpt["model_config"], "model_config")
         feats = from_dict(FeatureConfig, ckpt["feature_config"], "feature_config")
