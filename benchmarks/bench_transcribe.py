@@ -131,7 +131,8 @@ def run_accuracy_speed(args, model_path: str) -> list[Row]:
     refs, audio = load_set(args.manifest, args.limit)
     seconds = sum(x.size for x in audio) / SR
     print(f"{len(audio)} utterances, {seconds:.1f} s of audio", file=sys.stderr)
-    models = {"float": load_model(model_path), "int8-dynamic": load_model(model_path, quantize=True)}
+    models = {"float": load_model(model_path),
+              "int8-dynamic": load_model(model_path, quantize=True)}
     rows = []
     for threads in args.threads:
         for weights, model in models.items():
@@ -209,7 +210,8 @@ def measure_child(model_path: str, wav: Path, threads: int, quantize: bool) -> d
     """Run :func:`child_transcribe` in a fresh interpreter; its result plus peak RSS in MB."""
     cmd = [sys.executable, __file__, "--child", str(wav), "--model", model_path,
            "--threads", str(threads)] + (["--child-quantize"] if quantize else [])
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
     out = proc.stdout.read()
     # wait4 gives this child's own rusage (RUSAGE_CHILDREN would be the max over all children)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -231,7 +233,8 @@ def run_long_file(args, model_path: str) -> str:
         short, long = Path(tmp) / "short.wav", Path(tmp) / "long.wav"
         write_looped_wav(short, audio, min(args.hours, 30 / 3600))
         seconds = write_looped_wav(long, audio, args.hours)
-        print(f"long file: {seconds / 3600:.3f} h, {long.stat().st_size / 1e6:.0f} MB", file=sys.stderr)
+        size_mb = long.stat().st_size / 1e6
+        print(f"long file: {seconds / 3600:.3f} h, {size_mb:.0f} MB", file=sys.stderr)
         for name, wav in (("short (<=30 s)", short), (f"looped {args.hours:g} h", long)):
             for quantize in ([False, True] if args.long_int8 else [False]):
                 r = measure_child(model_path, wav, args.threads[0], quantize)

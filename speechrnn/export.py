@@ -103,7 +103,8 @@ def _compare(ref, got, atol: float, what: str) -> None:
     if not torch.equal(ref[1], got[1]):
         raise ExportError(f"{what}: output lengths differ: {ref[1].tolist()} vs {got[1].tolist()}")
     if ref[0].shape != got[0].shape:
-        raise ExportError(f"{what}: output shapes differ: {tuple(ref[0].shape)} vs {tuple(got[0].shape)}")
+        raise ExportError(
+            f"{what}: output shapes differ: {tuple(ref[0].shape)} vs {tuple(got[0].shape)}")
     diff = (ref[0] - got[0]).abs().max().item() if ref[0].numel() else 0.0
     if not diff <= atol:
         raise ExportError(f"{what}: outputs differ by up to {diff:.3g} (tolerance {atol:g})")
@@ -193,7 +194,8 @@ def load_torchscript(path) -> tuple[torch.jit.ScriptModule, dict]:
     except Exception as e:  # noqa: BLE001
         raise ExportError(f"{path}: not a TorchScript archive ({type(e).__name__}: {e})") from None
     if not extra[METADATA_FILE]:
-        raise ExportError(f"{path}: TorchScript archive without {METADATA_FILE} (not a speechrnn export)")
+        raise ExportError(
+            f"{path}: TorchScript archive without {METADATA_FILE} (not a speechrnn export)")
     return module.eval(), json.loads(extra[METADATA_FILE])
 
 

@@ -13,7 +13,9 @@ from speechrnn.errors import CheckpointError
 from speechrnn.export import ExportError, export_model, load_torchscript, trace_model
 from speechrnn.features import FeatureConfig
 from speechrnn.inference import Recognizer
-from speechrnn.models import AcousticModel, ModelConfig, load_model, quantize_dynamic, read_checkpoint
+from speechrnn.models import (
+    AcousticModel, ModelConfig, load_model, quantize_dynamic, read_checkpoint,
+)
 from speechrnn.models.checkpoint import save_checkpoint
 from speechrnn.text import CharTokenizer
 
@@ -109,7 +111,8 @@ def test_float_checkpoint_export_drops_training_state(ckpt, tmp_path):
 
 def test_cli_round_trip(ckpt, tmp_path, capsys):
     ts, q = tmp_path / "m.ts", tmp_path / "q.pt"
-    assert main(["export", str(ckpt), str(ts), "--format", "torchscript", "--description", "x"]) == 0
+    args = ["export", str(ckpt), str(ts), "--format", "torchscript", "--description", "x"]
+    assert main(args) == 0
     assert load_torchscript(ts)[1]["description"] == "x"
     assert main(["export", str(ckpt), str(q), "--int8"]) == 0
     assert "exported" in capsys.readouterr().out
@@ -160,3 +163,18 @@ class ShapeBakingModel(nn.Module):
 def test_trace_refuses_a_model_that_does_not_generalize():
     with pytest.raises(ExportError, match="traced model on a batch of shape"):
         trace_model(ShapeBakingModel())
+
+
+@pytest.mark.parametrize("kind", ["classifier", "embedding"])
+def test_pooled_head_models_export_too(tmp_path, kind):
+    torch.manual_seed(0)
+    cfg = from_dict(ModelConfig, {"encoder": {"hidden_size": 8, "num_layers": 1},
+                                  "head": {"kind": kind}})
+    model = AcousticModel(cfg, 4, FeatureConfig(n_mfcc=13, n_mels=23)).eval()
+    save_checkpoint(tmp_path / "k.pt", model, task="keywords", labels={"labels": list("abcd")})
+    module, meta = load_torchscript(export_model(tmp_path / "k.pt", tmp_path / "k.ts",
+                                                 format="torchscript"))
+    assert meta["labels"] == {"labels": list("abcd")} and "output_labels" not in meta
+    w, n = _batch((1.1, 0.4, 0.9), 5)
+    with torch.no_grad():
+        torch.testing.assert_close(module(w, n)[0], model(w, n)[0], atol=1e-5, rtol=1e-5)
