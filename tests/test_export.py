@@ -1,4 +1,5 @@
 """Model export: TorchScript vs eager on other shapes, int8 checkpoints, CLI, bad inputs."""
+import warnings
 from types import SimpleNamespace as NS
 
 import numpy as np
@@ -140,9 +141,10 @@ def test_export_refuses_to_overwrite_its_input(ckpt):
         export_model(ckpt, ckpt, int8=True)
 
 
-@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit deprecation notices
 def test_load_torchscript_rejects_foreign_archives(tmp_path):
-    torch.jit.save(torch.jit.script(nn.Linear(2, 2)), str(tmp_path / "lin.ts"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit deprecation notices
+        torch.jit.save(torch.jit.script(nn.Linear(2, 2)), str(tmp_path / "lin.ts"))
     with pytest.raises(ExportError, match="without speechrnn.json"):
         load_torchscript(tmp_path / "lin.ts")
     (tmp_path / "junk.ts").write_bytes(b"\x00" * 10)
