@@ -66,6 +66,14 @@ def test_transcription_splits_labels_and_summary(tmp_path):
     assert json.loads((tmp_path / "summary.json").read_text())["hours"] == s["hours"] > 0
 
 
+def test_relative_output_folder_gives_portable_manifests(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _transcription("corpus", num=6)
+    os.rename(tmp_path / "corpus", tmp_path / "moved")  # manifests must not depend on the cwd
+    for u in read_manifest(tmp_path / "moved" / "train.jsonl"):
+        assert os.path.isfile(u.audio) and "/moved/wavs/" in u.audio
+
+
 def test_transcription_deterministic_parallel_and_resumable(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     _transcription(a, jobs=1, num=8)

@@ -71,7 +71,7 @@ class JobResult:
 
 def check_out_dir(out_dir) -> Path:
     """Create ``out_dir`` if needed; :class:`SynthesisError` when it cannot be written."""
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()  # absolute: manifests then store paths relative to it
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write_test"
