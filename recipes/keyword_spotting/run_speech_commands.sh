@@ -7,7 +7,7 @@ set -euo pipefail
 CORPUS=${1:?usage: run_speech_commands.sh SPEECH_COMMANDS_DIR [NEG_MANIFEST]}
 cd "$(dirname "$0")/../.."
 NEG=${2:-data/kws_negatives/train.jsonl}
-PY=${PYTHON:-python}
+PY=${PYTHON:-.venv/bin/python}
 
 $PY -m speechrnn prepare speech_commands "$CORPUS" data/speech_commands --protocol 12class
 $PY -m speechrnn train recipes/keyword_spotting/speech_commands.yaml --exp-dir exp/kws_sc

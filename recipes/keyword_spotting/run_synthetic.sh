@@ -6,13 +6,21 @@
 # Re-running resumes every stage (synthesis fills gaps, training resumes from last.pt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# NEG=train.jsonl DEV_NEG=dev.jsonl reuse existing keyword-free speech manifests (e.g. the
+# transcription corpus) instead of synthesizing negatives; extra arguments are training overrides.
 NUM=${1:-1000}
 NEG_HOURS=${2:-2.0}
-PY=${PYTHON:-python}
+shift $(( $# > 2 ? 2 : $# ))
+PY=${PYTHON:-.venv/bin/python}
+NEG=${NEG:-}
+DEV_NEG=${DEV_NEG:-}
 
 $PY -m speechrnn synth keywords data/kws_synth --num "$NUM" --unknown-words 40 --no-progress
-$PY -m speechrnn synth transcription data/kws_negatives --hours "$NEG_HOURS" --no-progress
-$PY -m speechrnn train recipes/keyword_spotting/synthetic.yaml --exp-dir exp/kws_synth
+if [ -z "$NEG" ]; then
+  $PY -m speechrnn synth transcription data/kws_negatives --hours "$NEG_HOURS" --no-progress
+  NEG=data/kws_negatives/train.jsonl DEV_NEG=data/kws_negatives/dev.jsonl
+fi
+$PY -m speechrnn train recipes/keyword_spotting/synthetic.yaml --exp-dir exp/kws_synth "$@"
 $PY -m speechrnn kws evaluate exp/kws_synth/best.pt data/kws_synth/test.jsonl \
-    --negatives data/kws_negatives/train.jsonl --dev-negatives data/kws_negatives/dev.jsonl \
+    --negatives "$NEG" --dev-negatives "$DEV_NEG" \
     --fa-per-hour 1 --out-dir exp/kws_synth/report

@@ -5,8 +5,8 @@
 # without optimizer state, with the calibrated threshold for 1 FA/h stored as extra.kws_threshold.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PY=${PYTHON:-python}
-bash recipes/keyword_spotting/run_synthetic.sh 2000 3.0
+PY=${PYTHON:-.venv/bin/python}
+bash recipes/keyword_spotting/run_synthetic.sh "${NUM:-2000}" "${NEG_HOURS:-3.0}" "$@"
 $PY - <<'PYEOF'
 import json
 from speechrnn.models.checkpoint import atomic_torch_save, read_checkpoint
