@@ -37,3 +37,24 @@ def iter_file_blocks(path: str | Path, sample_rate: int, block_s: float = 10.0):
         raise CorruptAudioError(path, f"decoding failed after {read} frames: {e}") from None
     if resampler is not None:
         yield resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+
+
+# Files up to this long are read whole (with load_audio's full validation); longer ones stream.
+WHOLE_FILE_MAX_S = 120.0
+
+
+def input_blocks(audio, sample_rate: int | None, model_rate: int, block_s: float = 10.0):
+    """Any API input -> ``(path or None, iterator of float32 (N,) blocks at model_rate)``.
+
+    ``audio`` is a file path (read whole up to :data:`WHOLE_FILE_MAX_S`, else streamed in
+    ``block_s`` blocks) or samples (numpy/torch, ``(S,)``, ``(S,C)`` or ``(C,S)``) at
+    ``sample_rate`` (default: ``model_rate``). Bad input raises the ``AudioError`` subclasses.
+    """
+    from ..audio import load_audio, prepare_waveform
+
+    if isinstance(audio, (str, Path)):
+        if audio_info(audio).duration <= WHOLE_FILE_MAX_S:
+            return str(audio), iter([load_audio(audio, model_rate)])
+        return str(audio), iter_file_blocks(audio, model_rate, block_s)
+    x = prepare_waveform(audio, model_rate if sample_rate is None else sample_rate, model_rate)
+    return None, iter([x])

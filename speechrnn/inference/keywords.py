@@ -33,14 +33,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..audio import audio_info, load_audio, prepare_waveform
 from ..errors import CheckpointError, ConfigError
 from ..kws.detector import (DetectorConfig, KeywordDetection, StreamingDetector, WindowClassifier)
-from .audio_blocks import iter_file_blocks
+from .audio_blocks import input_blocks
 from .models import default_model_path
 
-_WHOLE_FILE_MAX_S = 120.0  # longer files are streamed in blocks (bounded memory)
-_BLOCK_S = 10.0
+_BLOCK_S = 10.0  # seconds per block when a long file is streamed (bounded memory)
 NON_KEYWORDS = ("_unknown_", "_silence_")
 OPEN_VOCAB_THRESHOLD = math.exp(-1.0)  # mean token log-posterior -1
 
@@ -183,10 +181,5 @@ class KeywordSpotter:
         return dict(zip(self.classes, post))
 
     def _blocks(self, audio: Any, sample_rate: int | None):
-        """``(path, iterator of float32 16 kHz blocks)``; AudioError subclasses for bad input."""
-        if isinstance(audio, (str, Path)):
-            if audio_info(audio).duration <= _WHOLE_FILE_MAX_S:
-                return str(audio), iter([load_audio(audio, self.sample_rate)])
-            return str(audio), iter_file_blocks(audio, self.sample_rate, _BLOCK_S)
-        x = prepare_waveform(audio, sample_rate or self.sample_rate, self.sample_rate)
-        return None, iter([x])
+        """``(path or None, iterator of float32 blocks at the model's rate)``."""
+        return input_blocks(audio, sample_rate, self.sample_rate, _BLOCK_S)

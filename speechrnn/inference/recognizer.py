@@ -21,16 +21,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..audio import SAMPLE_RATE, audio_info, load_audio, prepare_waveform
+from ..audio import audio_info
 from ..decoding import DecodingConfig, Word
 from ..errors import CheckpointError
-from .audio_blocks import iter_file_blocks
+from .audio_blocks import input_blocks
 from .chunking import ChunkedCTC, SegmentDecoder
 from .models import default_model_path
 
-# Files up to this long are read whole (full validation); longer ones are streamed in blocks.
-_WHOLE_FILE_MAX_S = 120.0
-_BLOCK_S = 10.0
+_BLOCK_S = 10.0  # seconds per block when a long file is streamed
 
 
 @dataclass
@@ -108,17 +106,8 @@ class Recognizer:
 
     # ------------------------------------------------------------------ inputs
     def _blocks(self, audio: Any, sample_rate: int | None):
-        """Yield ``(path, blocks)`` where blocks are float32 16 kHz mono arrays."""
-        if isinstance(audio, (str, Path)):
-            info = audio_info(audio)
-            if info.duration <= _WHOLE_FILE_MAX_S:
-                x = load_audio(audio, self.sample_rate)
-                return str(audio), iter([x])
-            return str(audio), iter_file_blocks(audio, self.sample_rate, _BLOCK_S)
-        if sample_rate is None:
-            sample_rate = self.sample_rate
-        x = prepare_waveform(audio, sample_rate, self.sample_rate)
-        return None, iter([x])
+        """``(path or None, iterator of float32 blocks at the model's rate)``."""
+        return input_blocks(audio, sample_rate, self.sample_rate, _BLOCK_S)
 
     # ------------------------------------------------------------------ API
     def transcribe(self, audio: Any, sample_rate: int | None = None, *,

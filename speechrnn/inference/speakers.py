@@ -26,17 +26,15 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..audio import audio_info, load_audio, prepare_waveform
 from ..errors import ConfigError
 from ..speakers.head import embed_batch, load_speaker_model, model_fingerprint, save_threshold
 from ..speakers.scoring import all_pairs, calibrate_threshold, l2_normalize, verification_report
 from ..speakers.store import SpeakerStore
-from .audio_blocks import iter_file_blocks
+from .audio_blocks import input_blocks
 from .models import default_model_path
 
 UNKNOWN = "unknown"
 DEFAULT_THRESHOLD = 0.5
-_WHOLE_FILE_MAX_S = 120.0
 
 
 @dataclass
@@ -134,15 +132,11 @@ class SpeakerIdentifier:
     def _windows(self, audio: Any, sample_rate: int | None) -> tuple[str | None, list[np.ndarray]]:
         """``(path, [float32 (S_i,) pieces of at most window_s seconds])``."""
         win = int(self.window_s * self.sample_rate)
-        if isinstance(audio, (str, Path)):
-            if audio_info(audio).duration > _WHOLE_FILE_MAX_S:
-                return str(audio), list(iter_file_blocks(audio, self.sample_rate, self.window_s))
-            x = load_audio(audio, self.sample_rate)
-            path = str(audio)
-        else:
-            x = prepare_waveform(audio, self.sample_rate if sample_rate is None else sample_rate,
-                                 self.sample_rate)
-            path = None
+        path, blocks = input_blocks(audio, sample_rate, self.sample_rate, self.window_s)
+        blocks = list(blocks)
+        if len(blocks) > 1:  # a long file, streamed in window_s blocks
+            return path, [b for b in blocks if len(b)]
+        x = blocks[0]
         pieces = [x[i:i + win] for i in range(0, len(x), win)]
         if len(pieces) > 1 and len(pieces[-1]) < win // 4:  # fold a short tail into the previous piece
             tail = pieces.pop()
