@@ -5,6 +5,7 @@
 # Stages: 1 synthesize a corpus (held-out sentences AND voices)   2 train (demo.yaml)
 #         3 build a word 3-gram LM from text without any dev/test sentence
 #         4 tune LM weights on a dev subset   5 evaluate seen-/unseen-voice tests   6 export int8
+#         7 (BUNDLE=1) install the int8 model as the bundled default + the LM beside it
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SR=${SR:-.venv/bin/speechrnn}
@@ -49,4 +50,8 @@ fi
 if [ "$STAGE" -le 6 ]; then
   $SR export "$MODEL" "$EXP/model-int8.pt" --int8 \
     --description "English characters, BiLSTM-CTC, trained on $HOURS h of synthetic TTS speech (recipes/transcription/run_demo.sh)"
+fi
+if [ "$STAGE" -le 7 ] && [ "${BUNDLE:-0}" = 1 ]; then
+  cp "$EXP/model-int8.pt" speechrnn/assets/models/en-char-bilstm.pt
+  echo "installed speechrnn/assets/models/en-char-bilstm.pt"
 fi
