@@ -1,4 +1,6 @@
 """TTS engines, voice discovery and augmentation (units; corpora are in test_synth_presets.py)."""
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -50,9 +52,20 @@ def test_espeak_variants_are_distinct_voices_and_params_matter():
 
 
 @pytest.mark.tts
-def test_flite_lists_every_bundled_voice():
+def test_flite_lists_every_general_voice_but_not_limited_domain_ones():
     e = _need("flite")
-    assert {"slt", "kal"} <= {v.name for v in e.voices()}
+    names = {v.name for v in e.voices()}
+    assert {"slt", "kal"} <= names
+    assert not any(n.endswith("_time") for n in names)   # awb_time only speaks clock times
+
+
+@pytest.mark.tts
+def test_limited_domain_voice_output_is_rejected_as_not_speaking_the_text():
+    e = _need("flite")
+    if "awb_time" not in subprocess.run(["flite", "-lv"], capture_output=True, text=True).stdout:
+        pytest.skip("this flite has no awb_time voice")
+    with pytest.raises(SynthesisError, match="did not speak the text"):
+        e.synthesize("the audience remained seated", Voice("flite", "awb_time", arg="awb_time"))
 
 
 @pytest.mark.tts

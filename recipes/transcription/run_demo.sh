@@ -28,10 +28,11 @@ if [ "$STAGE" -le 3 ]; then
     --exclude "$DATA/dev.jsonl" "$DATA/test_seen.jsonl" "$DATA/test_unseen.jsonl"
 fi
 if [ "$STAGE" -le 4 ]; then   # grid on 150 dev utterances; never on the test sets
-  head -n 150 "$DATA/dev.jsonl" > "$EXP/dev150.jsonl"
+  # the subset sits beside dev.jsonl: manifest audio paths are relative to the manifest
+  head -n 150 "$DATA/dev.jsonl" > "$DATA/dev150.jsonl"
   : > "$EXP/lm_grid.tsv"
   for a in 0.3 0.6 1.0; do for b in 0.0 1.0 2.0; do
-    wer=$($SR evaluate "$MODEL" "$EXP/dev150.jsonl" --beam-size 32 --lm "$EXP/lm3.arpa" \
+    wer=$($SR evaluate "$MODEL" "$DATA/dev150.jsonl" --beam-size 32 --lm "$EXP/lm3.arpa" \
           --alpha $a --beta $b | sed -n 's/.*WER \([0-9.]*\)%.*/\1/p')
     printf "%s\t%s\t%s\n" $a $b "$wer" | tee -a "$EXP/lm_grid.tsv"
   done; done

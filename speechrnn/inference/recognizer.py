@@ -169,6 +169,25 @@ class Recognizer:
                                         path, r.score)
         return results
 
+    def align(self, audio: Any, text: str, sample_rate: int | None = None) -> list[Word]:
+        """Word times of a *known* transcript (CTC forced alignment), e.g. to time subtitles.
+
+        ``text`` is normalized like training text (lowercase, numbers as words); every word
+        gets ``start``/``end`` in seconds and the model's ``confidence`` in it. The audio runs
+        through the same bounded windows as :meth:`transcribe`, so long files are fine.
+        Raises :class:`~speechrnn.decoding.DecodingError` when the text cannot fit the audio
+        (more characters than output frames).
+        """
+        from ..decoding import align_words
+        from ..text import normalize_text
+
+        _, blocks = self._blocks(audio, sample_rate)
+        ctc = ChunkedCTC(self.model, self.unit, self.chunk_s, self.context_s, self.sample_rate)
+        pieces = [ctc.feed(b) for b in blocks] + [ctc.flush()]
+        log_probs = torch.cat([p for p in pieces if p.numel()])  # (T', V) for the whole input
+        tokens = self.tokenizer.encode(normalize_text(text))
+        return align_words(log_probs.float(), tokens, self.labels, self.frame_shift_s)
+
     def stream(self, *, decoding: DecodingConfig | None = None) -> "TranscriptionStream":
         """A new streaming session: feed 16 kHz chunks, read partial text, then finish."""
         return TranscriptionStream(self, decoding or self.decoding)

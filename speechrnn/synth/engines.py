@@ -107,6 +107,20 @@ def _check_audio(x: np.ndarray, sr: int, what: str) -> tuple[np.ndarray, int]:
     return x, sr
 
 
+# Shortest plausible speech per letter. Fast natural speech is ~0.05 s/letter; an engine that
+# returns far less than this did not speak the text (e.g. flite's limited-domain awb_time voice
+# answers any out-of-domain sentence with the same 0.4 s of noise) and its clip would be a
+# wrongly-labelled training example.
+MIN_SECONDS_PER_LETTER = 0.02
+
+
+def _check_duration(x: np.ndarray, sr: int, text: str, what: str) -> None:
+    letters = sum(c.isalpha() for c in text)
+    if letters and len(x) / sr < MIN_SECONDS_PER_LETTER * letters:
+        raise SynthesisError(f"{what}: {len(x) / sr:.2f} s of audio for {letters} letters; "
+                             f"the engine did not speak the text")
+
+
 def _check_text(text: str, voice: Voice) -> str:
     if not isinstance(text, str) or not text.strip():
         raise SynthesisError(f"{voice.id}: cannot synthesize empty text")
@@ -165,7 +179,9 @@ class Engine:
         why = self.missing()
         if why:
             raise SynthesisError(f"{self.name}: unavailable ({why})")
-        return self._synthesize(text, voice, dict(params or {}))
+        x, sr = self._synthesize(text, voice, dict(params or {}))
+        _check_duration(x, sr, text, voice.id)
+        return x, sr
 
     # subclasses
     def _find_voices(self) -> list[Voice]:
@@ -239,14 +255,18 @@ def _mbrola_voice_installed(file: str) -> bool:
 
 
 class FliteEngine(Engine):
-    """flite: every voice listed by ``flite -lv``."""
+    """flite: every general-domain voice listed by ``flite -lv``.
+
+    Limited-domain voices (``*_time``: awb_time speaks clock times only) are left out: for any
+    other text they emit a fixed burst of noise, which would be a mislabelled clip.
+    """
 
     name = "flite"
     program = "flite"
 
     def _find_voices(self) -> list[Voice]:
         out = _run([self.program, "-lv"], self.name).stdout.decode()
-        names = out.split(":", 1)[-1].split()
+        names = [n for n in out.split(":", 1)[-1].split() if not n.endswith("_time")]
         return [Voice(self.name, n, "F" if n == "slt" else "M", n) for n in names]
 
     def sample_params(self, voice, rng):

@@ -1,0 +1,78 @@
+"""Word timestamps of the bundled English model against known word positions.
+
+Words are synthesized one by one (espeak-ng), trimmed to their audible extent and joined with
+known random gaps, so every word's true start and end is known to the sample.
+"""
+import numpy as np
+import pytest
+
+from speechrnn.audio import resample
+from speechrnn.inference import Recognizer
+from speechrnn.synth.engines import ENGINES
+
+SR = 16000
+WORDS = ["seven", "orange", "window", "table", "morning", "river"]
+TOLERANCE_S = 0.1
+
+
+@pytest.fixture(scope="module")
+def spoken():
+    """``(audio, [(word, start_s, end_s)])`` with silence gaps of 0.3-0.7 s between words."""
+    engine = ENGINES["espeak-ng"]
+    why = engine.missing()
+    if why:
+        pytest.skip(f"espeak-ng unavailable: {why} (install with scripts/setup.sh)")
+    voice = engine.voice("en-us")
+    rng = np.random.default_rng(0)
+    parts, truth, t = [np.zeros(SR // 2, np.float32)], [], 0.5
+    for word in WORDS:
+        x, rate = engine.synthesize(word, voice, {})
+        x = resample(x, rate, SR) if rate != SR else x
+        loud = np.flatnonzero(np.abs(x) > 0.05 * np.abs(x).max())
+        x = x[loud[0]: loud[-1] + 1]                      # audible extent only
+        truth.append((word, t, t + len(x) / SR))
+        gap = np.zeros(int(rng.uniform(0.3, 0.7) * SR), np.float32)
+        parts += [x, gap]
+        t += (len(x) + len(gap)) / SR
+    return np.concatenate(parts), truth
+
+
+@pytest.fixture(scope="module")
+def rec():
+    return Recognizer.load()  # the bundled model
+
+
+@pytest.mark.tts
+def test_forced_alignment_of_known_text_is_within_100_ms(rec, spoken):
+    audio, truth = spoken
+    words = rec.align(audio, " ".join(WORDS))
+    assert [w.word for w in words] == WORDS
+    for (word, start, end), w in zip(truth, words):
+        assert abs(w.start - start) <= TOLERANCE_S, (word, w.start, start)
+        assert abs(w.end - end) <= TOLERANCE_S, (word, w.end, end)
+        assert 0.0 <= w.confidence <= 1.0
+
+
+@pytest.mark.tts
+def test_transcribed_words_lie_on_the_spoken_words(rec, spoken):
+    """Recognized words (even misspelt) start/end within 100 ms of the true word they cover."""
+    audio, truth = spoken
+    got = rec.transcribe(audio).words
+    assert got
+    for w in got:
+        mid = (w.start + w.end) / 2
+        covering = [(s, e) for _, s, e in truth if s - TOLERANCE_S <= mid <= e + TOLERANCE_S]
+        assert len(covering) == 1, (w, truth)
+        s, e = covering[0]
+        assert s - TOLERANCE_S <= w.start and w.end <= e + TOLERANCE_S, (w, s, e)
+    # every true word got at least one recognized word starting at its onset
+    for _, s, _ in truth:
+        assert any(abs(w.start - s) <= TOLERANCE_S for w in got), (s, got)
+
+
+@pytest.mark.tts
+def test_alignment_rejects_text_longer_than_the_audio(rec):
+    from speechrnn.decoding import DecodingError
+
+    with pytest.raises(DecodingError, match="cannot align"):
+        rec.align(np.zeros(SR // 10, np.float32), "a much longer sentence than a tenth of a second")
