@@ -48,6 +48,7 @@ def plot_det(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=100)
     try:
+        plotted = 0
         for name, (x, y) in curves.items():
             x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
             keep = np.isfinite(x) & np.isfinite(y)
@@ -55,11 +56,14 @@ def plot_det(
                 keep &= x > 0
             if log_y:
                 keep &= y > 0
-            ax.step(x[keep], y[keep], where="post", label=name)
-        if log_x:
-            ax.set_xscale("log")
-        if log_y:
-            ax.set_yscale("log")
+            plotted += int(keep.sum())
+            label = name if keep.any() else f"{name} (no errors to plot: perfect separation)"
+            ax.step(x[keep], y[keep], where="post", label=label)
+        if plotted:  # a log axis with no positive point cannot be drawn (e.g. a perfect detector)
+            if log_x:
+                ax.set_xscale("log")
+            if log_y:
+                ax.set_yscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         if title:

@@ -145,3 +145,15 @@ def test_plots_write_png(tmp_path):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
     with pytest.raises(MetricsError, match="C, C"):
         plot_confusion(np.ones((2, 3)), ["a", "b"], tmp_path / "bad.png")
+
+
+def test_det_plot_of_a_perfect_detector_does_not_crash(tmp_path):
+    """Nothing positive to put on log axes (EER 0): the plot is still written, linear axes."""
+    pytest.importorskip("matplotlib")
+    from speechrnn.plots import plot_det
+
+    fa, frr, _ = kws_det_curve(np.array([5.0, 6.0]), np.array([-5.0, -6.0]), 1.0)
+    p = plot_det({"perfect": ([0.0, 0.0], [0.0, 0.0])}, tmp_path / "det.png")
+    assert p.read_bytes()[:4] == b"\x89PNG"
+    p = plot_det({"perfect": (fa, frr)}, tmp_path / "det2.png")
+    assert p.read_bytes()[:4] == b"\x89PNG"

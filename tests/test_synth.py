@@ -207,3 +207,14 @@ def test_file_source_and_errors(tmp_path):
     with pytest.raises(CorpusError, match="does not exist"):
         load_sentences(f"file:{tmp_path / 'nope.txt'}")
 
+
+
+def test_jitter_params_stays_close_keeps_types_and_is_seeded():
+    from speechrnn.synth.engines import jitter_params
+
+    base = {"pitch": 60, "length_scale": 1.1, "name": "x", "flag": True}
+    a = jitter_params(base, np.random.default_rng(0))
+    assert a == jitter_params(base, np.random.default_rng(0))
+    assert isinstance(a["pitch"], int) and isinstance(a["length_scale"], float)
+    assert a["name"] == "x" and a["flag"] is True
+    assert abs(a["pitch"] - 60) <= 4 and abs(a["length_scale"] - 1.1) <= 0.07

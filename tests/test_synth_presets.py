@@ -147,6 +147,14 @@ def test_speakers_closed_set_and_verification(tmp_path):
     assert {t[0] for t in trials} == {"0", "1"}
     for label, a, b in trials:
         assert (verify_ids[a] == verify_ids[b]) == (label == "1")
+    # a speaker keeps their prosody: every number within +-6 % of the voice's first utterance
+    by_voice = {}
+    for u in m["train"] + m["dev"] + m["test"] + m["verify"]:
+        by_voice.setdefault(u.speaker, []).append(u.extra["params"])
+    for params in by_voice.values():
+        for p in params[1:]:
+            for k, v in p.items():
+                assert abs(v - params[0][k]) <= 0.13 * abs(params[0][k]) + 1, (k, v, params[0][k])
     with pytest.raises(ConfigError, match="only"):
         build_speakers(tmp_path / "x", SpeakerConfig(num_voices=len(VOICES), verify_voices=1, voices=VOICES,
                                                      progress=False))

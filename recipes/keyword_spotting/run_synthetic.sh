@@ -2,25 +2,36 @@
 # Synthetic 12-class keyword spotting, one command:
 #   bash recipes/keyword_spotting/run_synthetic.sh [NUM_CLIPS_PER_WORD] [NEGATIVE_HOURS]
 # Stages: 1 synthesize keywords (Speech Commands layout + manifests), 2 synthesize keyword-free
-# negative speech, 3 train (shared Trainer), 4 evaluate (accuracy, confusion, FRR @ 1 FA/h, DET).
+# sentences, 3 add 1 s windows of half of them to training as _unknown_ (hard negatives),
+# 4 train (shared Trainer), 5 evaluate (accuracy, confusion, FRR @ 1 FA/h on the other half, DET).
 # Re-running resumes every stage (synthesis fills gaps, training resumes from last.pt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-# NEG=train.jsonl DEV_NEG=dev.jsonl reuse existing keyword-free speech manifests (e.g. the
-# transcription corpus) instead of synthesizing negatives; extra arguments are training overrides.
+# NEG_SPEECH=sentences.jsonl DEV_NEG=dev.jsonl reuse keyword-free speech manifests (e.g. the
+# transcription corpus) instead of synthesizing them; extra arguments are training overrides.
+# NEG_SPEECH is split by line in two disjoint halves: 1 s windows of the first half are added to
+# training as _unknown_ (hard negatives), the second half measures false alarms per hour.
 NUM=${1:-1000}
-NEG_HOURS=${2:-2.0}
+NEG_HOURS=${2:-3.0}
 shift $(( $# > 2 ? 2 : $# ))
 PY=${PYTHON:-.venv/bin/python}
-NEG=${NEG:-}
+NEG_SPEECH=${NEG_SPEECH:-}
 DEV_NEG=${DEV_NEG:-}
+KEYWORDS="yes no up down left right on off stop go"
 
 $PY -m speechrnn synth keywords data/kws_synth --num "$NUM" --unknown-words 40 --no-progress
-if [ -z "$NEG" ]; then
+if [ -z "$NEG_SPEECH" ]; then
   $PY -m speechrnn synth transcription data/kws_negatives --hours "$NEG_HOURS" --no-progress
-  NEG=data/kws_negatives/train.jsonl DEV_NEG=data/kws_negatives/dev.jsonl
+  NEG_SPEECH=data/kws_negatives/train.jsonl DEV_NEG=data/kws_negatives/dev.jsonl
 fi
-$PY -m speechrnn train recipes/keyword_spotting/synthetic.yaml --exp-dir exp/kws_synth "$@"
+D=$(dirname "$NEG_SPEECH")   # the halves sit beside it: audio paths are relative to the manifest
+HALF=$(( $(wc -l < "$NEG_SPEECH") / 2 ))
+head -n "$HALF" "$NEG_SPEECH" > "$D/kws_hardneg_source.jsonl"
+tail -n +"$((HALF + 1))" "$NEG_SPEECH" > "$D/kws_fa_test.jsonl"
+$PY -m speechrnn kws negatives data/kws_synth/train.jsonl "$D/kws_hardneg_source.jsonl" \
+    --keywords $KEYWORDS --per-utterance 1 --out data/kws_synth/train_hardneg.jsonl
+$PY -m speechrnn train recipes/keyword_spotting/synthetic.yaml --exp-dir exp/kws_synth \
+    data.train="$PWD/data/kws_synth/train_hardneg.jsonl" "$@"
 $PY -m speechrnn kws evaluate exp/kws_synth/best.pt data/kws_synth/test.jsonl \
-    --negatives "$NEG" --dev-negatives "$DEV_NEG" \
+    --negatives "$D/kws_fa_test.jsonl" --dev-negatives "$DEV_NEG" \
     --fa-per-hour 1 --out-dir exp/kws_synth/report

@@ -102,6 +102,18 @@ def run_train_custom(args) -> int:
     return 0
 
 
+def run_negatives(args) -> int:
+    from ..data import read_manifest, write_manifest
+    from ..kws.negatives import speech_windows
+
+    base = read_manifest(args.train)
+    windows = speech_windows(read_manifest(args.speech), args.keywords,
+                             per_utterance=args.per_utterance, seed=args.seed)
+    write_manifest(args.out, list(base) + windows)
+    print(f"{args.out}: {len(base)} utterances + {len(windows)} keyword-free speech windows (_unknown_)")
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "spot", help="find keywords in audio files (classifier or open vocabulary)",
@@ -138,6 +150,16 @@ def register(sub) -> None:
     e.add_argument("--out-dir", default="kws_report", help="report folder (default kws_report)")
     _add_detector_args(e)
     e.set_defaults(func=run_evaluate)
+
+    n = ks.add_parser("negatives", help="add 1 s windows of keyword-free speech to a training "
+                                        "manifest as _unknown_ (hard negatives)")
+    n.add_argument("train", help="keyword training manifest (JSONL)")
+    n.add_argument("speech", help="manifest of sentences with text (e.g. a transcription train set)")
+    n.add_argument("--keywords", nargs="+", required=True, help="words a cut sentence must not contain")
+    n.add_argument("--out", required=True, help="manifest to write: TRAIN's lines + the windows")
+    n.add_argument("--per-utterance", type=int, default=2, help="windows per sentence (default 2)")
+    n.add_argument("--seed", type=int, default=0)
+    n.set_defaults(func=run_negatives)
 
     c = ks.add_parser("train-custom", help="train a detector for any word from synthetic speech")
     c.add_argument("word", help="the keyword (a word or short phrase)")

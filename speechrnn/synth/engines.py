@@ -121,6 +121,21 @@ def _check_duration(x: np.ndarray, sr: int, text: str, what: str) -> None:
                              f"the engine did not speak the text")
 
 
+def jitter_params(params: dict, rng: np.random.Generator, rel: float = 0.06) -> dict:
+    """Small per-utterance variation around a voice's own prosody: every number is scaled by
+    ``1 + U(-rel, rel)`` (integers stay integers). A speaker keeps their pitch and pace from one
+    utterance to the next, within a few percent - the speakers preset draws ``params`` once
+    per voice and jitters them per utterance."""
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            out[k] = v
+            continue
+        x = v * (1.0 + float(rng.uniform(-rel, rel)))
+        out[k] = int(round(x)) if isinstance(v, int) else round(x, 3)
+    return out
+
+
 def _check_text(text: str, voice: Voice) -> str:
     if not isinstance(text, str) or not text.strip():
         raise SynthesisError(f"{voice.id}: cannot synthesize empty text")

@@ -333,13 +333,16 @@ def build_speakers(out_dir, cfg: SpeakerConfig) -> dict:
     sents = [sents[i] for i in rng.permutation(len(sents))]
     plan: dict[str, list[Job]] = {"train": [], "dev": [], "test": [], "verify": []}
     k = 0
+    from .engines import ENGINES, jitter_params
+
     for group, voices in (("closed", closed), ("verify", verify)):
         for v in voices:
+            # one prosody per speaker (pitch, pace...), a few percent of variation per utterance:
+            # re-drawing it per utterance would blur the very identity the task is about
+            base = ENGINES[v.engine].sample_params(v, rng)
             for u in range(cfg.utts_per_voice):
-                from .engines import ENGINES
-
                 job = Job(path=f"wavs/{v.slug}/{u:04d}.wav", text=sents[k % len(sents)], voice=v.id,
-                          params=ENGINES[v.engine].sample_params(v, rng),
+                          params=jitter_params(base, rng),
                           seed=[int(s) for s in rng.integers(0, 2**31, size=2)], augment=True)
                 k += 1
                 if group == "verify":
