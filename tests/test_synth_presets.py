@@ -9,7 +9,9 @@ from speechrnn.data.manifest import read_manifest
 from speechrnn.errors import ConfigError
 from speechrnn.synth.engines import ENGINES
 from speechrnn.synth.presets import (KeywordConfig, SpeakerConfig, TranscriptionConfig,
-                                     build_keywords, build_speakers, build_transcription)
+                                     build_keywords, build_speakers, build_transcription,
+                                     speaker_identity)
+from speechrnn.synth.voices import voice_by_id
 
 pytestmark = pytest.mark.tts
 
@@ -155,9 +157,16 @@ def test_speakers_closed_set_and_verification(tmp_path):
         for p in params[1:]:
             for k, v in p.items():
                 assert abs(v - params[0][k]) <= 0.13 * abs(params[0][k]) + 1, (k, v, params[0][k])
+    assert len({speaker_identity(voice_by_id(v)) for v in closed | set(s["held_out_voices"])}) == 5
     with pytest.raises(ConfigError, match="only"):
         build_speakers(tmp_path / "x", SpeakerConfig(num_voices=len(VOICES), verify_voices=1, voices=VOICES,
                                                      progress=False))
+
+
+def test_speaker_identity_ignores_espeak_accent():
+    ids = [speaker_identity(voice_by_id(v)) for v in
+           ("espeak-ng:en-gb+Alicia", "espeak-ng:en-us+Alicia", "espeak-ng:en-us", "flite:slt")]
+    assert ids[0] == ids[1] and len(set(ids)) == 3
 
 
 def test_all_failures_raise(tmp_path, monkeypatch):

@@ -318,8 +318,13 @@ def build_speakers(out_dir, cfg: SpeakerConfig) -> dict:
     report = list_voices()
     chosen = select_voices(report.voices, cfg.voices)
     by_engine: dict[str, list] = {}
+    identities: set[str] = set()
     for i in rng.permutation(len(chosen)):
-        by_engine.setdefault(chosen[int(i)].engine, []).append(chosen[int(i)])
+        v = chosen[int(i)]
+        if speaker_identity(v) in identities:  # one accent per espeak variant: the same
+            continue                           # variant in two accents is one person, not two
+        identities.add(speaker_identity(v))
+        by_engine.setdefault(v.engine, []).append(v)
     ordered = []  # round-robin over engines so every engine is represented
     while any(by_engine.values()):
         for e in sorted(by_engine):
@@ -327,7 +332,8 @@ def build_speakers(out_dir, cfg: SpeakerConfig) -> dict:
                 ordered.append(by_engine[e].pop(0))
     need = cfg.num_voices + cfg.verify_voices
     if len(ordered) < need:
-        raise ConfigError(f"asked for {need} voices but only {len(ordered)} are available")
+        raise ConfigError(f"asked for {need} voices but only {len(ordered)} distinct speakers are available "
+                          "(espeak-ng variants count once, whatever the accent)")
     closed, verify = ordered[:cfg.num_voices], ordered[cfg.num_voices:need]
     sents, text_info = load_sentences(cfg.text_source, with_info=True)
     sents = [sents[i] for i in rng.permutation(len(sents))]
@@ -377,6 +383,14 @@ def build_speakers(out_dir, cfg: SpeakerConfig) -> dict:
         "text_source": text_info, "engines_missing": report.missing,
     }
     return _finish(out, summary, results, started)
+
+
+def speaker_identity(voice) -> str:
+    """Who a voice *is*: an espeak-ng variant (``en-gb+travis`` and ``en-us+travis`` share the
+    variant's timbre and differ only in accent) or the voice itself for other engines."""
+    if voice.engine == "espeak-ng" and "+" in voice.name:
+        return "espeak-ng+" + voice.name.split("+", 1)[1]
+    return voice.id
 
 
 def _trials(utts, per_utt: int, rng) -> list[tuple[int, str, str]]:
