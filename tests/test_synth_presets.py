@@ -1,6 +1,7 @@
 """Tiny synthetic corpora of each preset: labels, splits, durations, determinism, resume."""
 import json
 import os
+from pathlib import Path
 
 import pytest
 import soundfile as sf
@@ -37,9 +38,9 @@ def _small_aug():
     return {"p_speed": 0.5, "p_reverb": 0.5, "p_telephone": 0.2, "p_noise": 0.8, "p_gain": 0.5, "p_silence": 0.5}
 
 
-def _transcription(out, jobs=1, num=14):
+def _transcription(out, jobs=1, num=14, seed=7):
     from speechrnn.config import from_dict
-    cfg = from_dict(TranscriptionConfig, {"num": num, "voices": VOICES, "held_out_voices": 0.34, "seed": 7,
+    cfg = from_dict(TranscriptionConfig, {"num": num, "voices": VOICES, "held_out_voices": 0.34, "seed": seed,
                                           "jobs": jobs, "progress": False, "augment": _small_aug(),
                                           "dev_fraction": 0.15, "test_fraction": 0.3})
     return build_transcription(out, cfg)
@@ -94,6 +95,20 @@ def test_transcription_deterministic_parallel_and_resumable(tmp_path):
     assert all(p.read_bytes() == original[p] for p in gone)
     assert all(os.stat(a / w).st_mtime_ns == t for w, t in before.items())
     assert (a / "train.jsonl").read_text() == (b / "train.jsonl").read_text()
+
+
+def test_rerun_with_a_changed_plan_rerenders_stale_files(tmp_path):
+    """Same path, different job (another seed picks other sentences/voices): the old WAV must not
+    be kept under the new label."""
+    _transcription(tmp_path, jobs=1, num=6)
+    first = {u.id: u for u in read_manifest(tmp_path / "train.jsonl")}
+    _transcription(tmp_path, jobs=1, num=6, seed=5)
+    fresh = tmp_path / "fresh"
+    _transcription(fresh, jobs=1, num=6, seed=5)
+    again = read_manifest(tmp_path / "train.jsonl")
+    assert any(u.text != first[u.id].text for u in again if u.id in first)
+    for u in again:                                  # audio = what a clean build with seed 5 makes
+        assert Path(u.audio).read_bytes() == (fresh / Path(u.audio).relative_to(tmp_path)).read_bytes()
 
 
 def test_transcription_config_errors(tmp_path):

@@ -67,6 +67,7 @@ class JobResult:
     duration: float = 0.0
     augment: list = field(default_factory=list)
     error: str | None = None
+    key: str = ""  # job_key() of the job that produced it: a changed plan re-renders the file
 
 
 def check_out_dir(out_dir) -> Path:
@@ -161,6 +162,16 @@ def _do_job(job: Job) -> JobResult:
 
 
 # --------------------------------------------------------------------------- main side
+def job_key(job: Job, aug: AugmentConfig) -> str:
+    """Fingerprint of everything that decides a job's audio (text, voice, prosody, seeds,
+    augmentation settings) - not its path, which is only where it goes."""
+    import hashlib
+
+    spec = {k: v for k, v in asdict(job).items() if k != "path"}
+    blob = json.dumps([spec, asdict(aug)], sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode("utf-8")).hexdigest()[:16]
+
+
 def _read_log(out: Path) -> dict[str, JobResult]:
     done = {}
     log = out / LOG_NAME
@@ -177,7 +188,9 @@ def _read_log(out: Path) -> dict[str, JobResult]:
 def run_jobs(out_dir, jobs: list[Job], *, aug: AugmentConfig | None = None, workers: int = 0,
              babble: list[str] | None = None, noise_dir=None, progress: bool = True,
              desc: str = "synth") -> dict[str, JobResult]:
-    """Render every job whose WAV is missing (or not logged) and return all results by path.
+    """Render every job whose WAV is missing, not logged, or logged for a different job (same
+    path, another text/voice/seed: the plan changed, e.g. a voice list without a voice), and
+    return all results by path.
 
     Parameters
     ----------
@@ -190,14 +203,17 @@ def run_jobs(out_dir, jobs: list[Job], *, aug: AugmentConfig | None = None, work
 
     out = check_out_dir(out_dir)
     aug = aug or AugmentConfig.off()
+    keys = {j.path: job_key(j, aug) for j in jobs}
     logged = _read_log(out)
-    results = {p: r for p, r in logged.items() if r.error is None and (out / p).is_file()}
+    results = {p: r for p, r in logged.items()
+               if r.error is None and r.key == keys.get(p) and (out / p).is_file()}
     todo = [j for j in jobs if j.path not in results]
     workers = workers or os.cpu_count() or 1
     init = (str(out), asdict(aug), list(babble or []), None if noise_dir is None else str(noise_dir))
     with open(out / LOG_NAME, "a", encoding="utf-8") as log, \
             tqdm(total=len(todo), desc=desc, unit="utt", disable=not progress or not todo) as bar:
         def record(r: JobResult) -> None:
+            r.key = keys[r.path]
             results[r.path] = r
             log.write(json.dumps(asdict(r)) + "\n")
             log.flush()
