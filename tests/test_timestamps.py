@@ -55,19 +55,23 @@ def test_forced_alignment_of_known_text_is_within_100_ms(rec, spoken):
 
 @pytest.mark.tts
 def test_transcribed_words_lie_on_the_spoken_words(rec, spoken):
-    """Recognized words (even misspelt) start/end within 100 ms of the true word they cover."""
+    """Recognized words never spill into the silences: every start and end lies on spoken audio
+    (within 100 ms of a true word). A word may be misspelt, run together with the next one, or
+    split in two (``window`` -> ``win do``), so boundaries inside a true word are allowed; the
+    exact boundaries are checked by the forced-alignment test above."""
     audio, truth = spoken
     got = rec.transcribe(audio).words
     assert got
+
+    def off_speech(t):  # distance from t to the nearest spoken word (0 inside one)
+        return min(max(s - t, 0.0, t - e) for _, s, e in truth)
+
     for w in got:
-        mid = (w.start + w.end) / 2
-        covering = [(s, e) for _, s, e in truth if s - TOLERANCE_S <= mid <= e + TOLERANCE_S]
-        assert len(covering) == 1, (w, truth)
-        s, e = covering[0]
-        assert s - TOLERANCE_S <= w.start and w.end <= e + TOLERANCE_S, (w, s, e)
-    # every true word got at least one recognized word starting at its onset
-    for _, s, _ in truth:
-        assert any(abs(w.start - s) <= TOLERANCE_S for w in got), (s, got)
+        assert w.start < w.end
+        assert off_speech(w.start) <= TOLERANCE_S and off_speech(w.end) <= TOLERANCE_S, (w, truth)
+    # every true word is covered by a recognized word starting at its onset or running over it
+    for _, s, e in truth:
+        assert any(abs(w.start - s) <= TOLERANCE_S or w.start < s < w.end for w in got), (s, got)
 
 
 @pytest.mark.tts

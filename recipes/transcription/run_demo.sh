@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Transcription demo, end to end, one command (about 30 minutes on 2 CPU cores):
+# Transcription demo, end to end, one command (about 40 minutes on 2 CPU cores):
 #   bash recipes/transcription/run_demo.sh            # all stages
 #   STAGE=3 bash recipes/transcription/run_demo.sh    # resume from stage 3
 # Stages: 1 synthesize a corpus (held-out sentences AND voices)   2 train (demo.yaml)
