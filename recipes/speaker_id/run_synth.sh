@@ -8,7 +8,7 @@
 #         3 train (bilstm.yaml, shared Trainer)    4 calibrate the threshold on the calibration voices
 #         5 evaluate: closed-set top-1/top-5; unseen-voice EER/minDCF over every pair of the test
 #           voices' utterances (raw + s-norm with a training cohort); DET PNG
-#         6 (BUNDLE=1) copy the model, with its threshold, to speechrnn/assets/models/spk-bilstm.pt
+#         6 (BUNDLE=1) install the model, with its threshold, as speechrnn/assets/models/spk-bilstm.pt (int8)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SR=${SR:-.venv/bin/speechrnn}
@@ -57,7 +57,7 @@ if [ "$STAGE" -le 5 ]; then
     | tee "$EXP/results.txt"
 fi
 if [ "$STAGE" -le 6 ] && [ "${BUNDLE:-0}" = 1 ]; then
-  $PY - "$MODEL" speechrnn/assets/models/spk-bilstm.pt "$NUM_VOICES" <<'PY'
+  $PY - "$MODEL" "$EXP/bundle-float.pt" "$NUM_VOICES" <<'PY'
 import sys
 from speechrnn.models.checkpoint import atomic_torch_save, read_checkpoint
 ck = read_checkpoint(sys.argv[1])
@@ -66,6 +66,7 @@ ck["extra"] = {**(ck.get("extra") or {}), "description":
                f"speaker encoder, BiLSTM + attentive stats pooling, AAM; {sys.argv[3]} synthetic voices "
                "(recipes/speaker_id/run_synth.sh)"}
 atomic_torch_save(ck, sys.argv[2])
-print("installed", sys.argv[2])
 PY
+  # int8 weight storage (~4x smaller; metadata and threshold kept)
+  $SR export "$EXP/bundle-float.pt" speechrnn/assets/models/spk-bilstm.pt --int8
 fi
