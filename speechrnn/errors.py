@@ -65,6 +65,14 @@ class ManifestError(SpeechRNNError, ValueError):
         super().__init__(f"{self.path}: {len(self.problems)} bad line(s)\n{head}{more}")
 
 
+class ManifestNotFoundError(SpeechRNNError, FileNotFoundError):
+    """The manifest file itself does not exist (``FileNotFoundError`` too, as before)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        super().__init__(f"{self.path}: no such manifest file")
+
+
 class CorpusError(SpeechRNNError):
     """A corpus directory does not have the documented layout."""
 

@@ -135,3 +135,17 @@ def test_helpers(tmp_path):
     assert [u.id for u in filter_by_duration(utts, min_duration=1.0)] == ["a"]
     assert [u.id for u in filter_by_duration(utts)] == ["a", "b", "c"]
     assert utts[1].end == pytest.approx(2.5) and utts[2].end is None
+
+
+def test_missing_manifest_is_a_clear_error_and_a_clean_cli_failure(tmp_path, capsys):
+    from speechrnn.cli import main
+    from speechrnn.errors import ManifestNotFoundError, SpeechRNNError
+
+    missing = tmp_path / "nope.jsonl"
+    with pytest.raises(ManifestNotFoundError, match="no such manifest file") as e:
+        read_manifest(missing)
+    assert isinstance(e.value, FileNotFoundError) and isinstance(e.value, SpeechRNNError)
+    write_manifest(tmp_path / "train.jsonl", [Utterance("k1", "a.wav", label="up")])
+    assert main(["kws", "negatives", str(tmp_path / "train.jsonl"), str(missing),
+                 "--out", str(tmp_path / "out.jsonl")]) != 0
+    assert "no such manifest file" in capsys.readouterr().err

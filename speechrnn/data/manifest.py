@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ManifestError
+from ..errors import ManifestError, ManifestNotFoundError
 
 __all__ = [
     "Utterance",
@@ -174,10 +174,13 @@ def read_manifest(
         Listing *every* bad line with its number and reason: invalid JSON,
         missing ``id``/``audio``, wrong types, negative offset, non-positive
         duration, unknown top-level keys, duplicate ids.
-    FileNotFoundError
-        If the manifest itself does not exist.
+    ManifestNotFoundError
+        If the manifest itself does not exist (a ``FileNotFoundError``, reported cleanly by
+        the CLI).
     """
     path = Path(path)
+    if not path.is_file():
+        raise ManifestNotFoundError(path)
     base = Path(root) if root is not None else path.parent
     base = base.resolve()
     problems: list[tuple[int, str]] = []
