@@ -51,3 +51,16 @@ def test_cli_appends_windows_that_load_as_one_second_clips(speech, tmp_path, cap
     ds = AudioDataset(utts)
     assert all(ds[i]["waveform"].shape[-1] == 16000 for i in range(len(utts)))
     assert "keyword-free speech windows" in capsys.readouterr().out
+
+
+def test_cli_keywords_default_to_the_training_labels(speech, tmp_path):
+    """Without --keywords, TRAIN's labels (not _unknown_/_silence_) decide which sentences are cut."""
+    write_manifest(tmp_path / "train.jsonl", [Utterance("k1", speech[0].audio, 0.0, 1.0, label="up"),
+                                              Utterance("k2", speech[0].audio, 0.0, 1.0, label="_unknown_")])
+    out = tmp_path / "train_neg.jsonl"
+    assert main(["kws", "negatives", str(tmp_path / "train.jsonl"), str(tmp_path / "speech.jsonl"),
+                 "--out", str(out)]) == 0
+    assert {u.extra["negative_of"] for u in read_manifest(out)[2:]} == {"s2", "s4"}   # s1 says "up"
+    write_manifest(tmp_path / "none.jsonl", [Utterance("k3", speech[0].audio, 0.0, 1.0, label="_silence_")])
+    assert main(["kws", "negatives", str(tmp_path / "none.jsonl"), str(tmp_path / "speech.jsonl"),
+                 "--out", str(out)]) != 0

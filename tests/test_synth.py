@@ -208,7 +208,6 @@ def test_file_source_and_errors(tmp_path):
         load_sentences(f"file:{tmp_path / 'nope.txt'}")
 
 
-
 def test_jitter_params_stays_close_keeps_types_and_is_seeded():
     from speechrnn.synth.engines import jitter_params
 

@@ -17,7 +17,6 @@ shift $(( $# > 2 ? 2 : $# ))
 PY=${PYTHON:-.venv/bin/python}
 NEG_SPEECH=${NEG_SPEECH:-}
 DEV_NEG=${DEV_NEG:-}
-KEYWORDS="yes no up down left right on off stop go"
 
 $PY -m speechrnn synth keywords data/kws_synth --num "$NUM" --unknown-words 40 --no-progress
 if [ -z "$NEG_SPEECH" ]; then
@@ -29,7 +28,7 @@ HALF=$(( $(wc -l < "$NEG_SPEECH") / 2 ))
 head -n "$HALF" "$NEG_SPEECH" > "$D/kws_hardneg_source.jsonl"
 tail -n +"$((HALF + 1))" "$NEG_SPEECH" > "$D/kws_fa_test.jsonl"
 $PY -m speechrnn kws negatives data/kws_synth/train.jsonl "$D/kws_hardneg_source.jsonl" \
-    --keywords $KEYWORDS --per-utterance 1 --out data/kws_synth/train_hardneg.jsonl
+    --per-utterance 1 --out data/kws_synth/train_hardneg.jsonl
 $PY -m speechrnn train recipes/keyword_spotting/synthetic.yaml --exp-dir exp/kws_synth \
     data.train="$PWD/data/kws_synth/train_hardneg.jsonl" "$@"
 $PY -m speechrnn kws evaluate exp/kws_synth/best.pt data/kws_synth/test.jsonl \

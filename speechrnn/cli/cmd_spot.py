@@ -104,10 +104,15 @@ def run_train_custom(args) -> int:
 
 def run_negatives(args) -> int:
     from ..data import read_manifest, write_manifest
+    from ..errors import ConfigError
     from ..kws.negatives import speech_windows
 
     base = read_manifest(args.train)
-    windows = speech_windows(read_manifest(args.speech), args.keywords,
+    # default: the keywords the model is trained on = TRAIN's labels other than _unknown_/_silence_
+    keywords = args.keywords or sorted({u.label for u in base if u.label and not u.label.startswith("_")})
+    if not keywords:
+        raise ConfigError(f"{args.train}: no keyword labels; pass --keywords")
+    windows = speech_windows(read_manifest(args.speech), keywords,
                              per_utterance=args.per_utterance, seed=args.seed)
     write_manifest(args.out, list(base) + windows)
     print(f"{args.out}: {len(base)} utterances + {len(windows)} keyword-free speech windows (_unknown_)")
@@ -155,7 +160,9 @@ def register(sub) -> None:
                                         "manifest as _unknown_ (hard negatives)")
     n.add_argument("train", help="keyword training manifest (JSONL)")
     n.add_argument("speech", help="manifest of sentences with text (e.g. a transcription train set)")
-    n.add_argument("--keywords", nargs="+", required=True, help="words a cut sentence must not contain")
+    n.add_argument("--keywords", nargs="+",
+                   help="words a cut sentence must not contain (default: TRAIN's labels except "
+                        "_unknown_/_silence_)")
     n.add_argument("--out", required=True, help="manifest to write: TRAIN's lines + the windows")
     n.add_argument("--per-utterance", type=int, default=2, help="windows per sentence (default 2)")
     n.add_argument("--seed", type=int, default=0)

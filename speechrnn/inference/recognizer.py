@@ -105,6 +105,10 @@ class Recognizer:
         return cls(model, decoding, **kwargs)
 
     # ------------------------------------------------------------------ inputs
+    def _chunked_ctc(self) -> ChunkedCTC:
+        """A fresh bounded-window CTC runner (per call or stream: it holds the stream's state)."""
+        return ChunkedCTC(self.model, self.unit, self.chunk_s, self.context_s, self.sample_rate)
+
     def _blocks(self, audio: Any, sample_rate: int | None):
         """``(path or None, iterator of float32 blocks at the model's rate)``."""
         return input_blocks(audio, sample_rate, self.sample_rate, _BLOCK_S)
@@ -182,7 +186,7 @@ class Recognizer:
         from ..text import normalize_text
 
         _, blocks = self._blocks(audio, sample_rate)
-        ctc = ChunkedCTC(self.model, self.unit, self.chunk_s, self.context_s, self.sample_rate)
+        ctc = self._chunked_ctc()
         pieces = [ctc.feed(b) for b in blocks] + [ctc.flush()]
         log_probs = torch.cat([p for p in pieces if p.numel()])  # (T', V) for the whole input
         tokens = self.tokenizer.encode(normalize_text(text))
@@ -202,7 +206,7 @@ class TranscriptionStream:
 
     def __init__(self, recognizer: Recognizer, decoding: DecodingConfig):
         r = recognizer
-        self._ctc = ChunkedCTC(r.model, r.unit, r.chunk_s, r.context_s, r.sample_rate)
+        self._ctc = r._chunked_ctc()
         self._seg = SegmentDecoder(r.labels, r.frame_shift_s, decoding)
         self._samples = 0
         self._rate = r.sample_rate

@@ -162,13 +162,13 @@ def _do_job(job: Job) -> JobResult:
 
 
 # --------------------------------------------------------------------------- main side
-def job_key(job: Job, aug: AugmentConfig) -> str:
-    """Fingerprint of everything that decides a job's audio (text, voice, prosody, seeds,
-    augmentation settings) - not its path, which is only where it goes."""
+def job_key(job: Job, aug_settings: dict) -> str:
+    """Fingerprint of everything that decides a job's audio (text, voice, prosody, seeds, and
+    ``aug_settings`` = ``asdict(AugmentConfig)``) - not its path, which is only where it goes."""
     import hashlib
 
     spec = {k: v for k, v in asdict(job).items() if k != "path"}
-    blob = json.dumps([spec, asdict(aug)], sort_keys=True, default=str)
+    blob = json.dumps([spec, aug_settings], sort_keys=True, default=str)
     return hashlib.sha1(blob.encode("utf-8")).hexdigest()[:16]
 
 
@@ -203,13 +203,14 @@ def run_jobs(out_dir, jobs: list[Job], *, aug: AugmentConfig | None = None, work
 
     out = check_out_dir(out_dir)
     aug = aug or AugmentConfig.off()
-    keys = {j.path: job_key(j, aug) for j in jobs}
+    aug_settings = asdict(aug)
+    keys = {j.path: job_key(j, aug_settings) for j in jobs}
     logged = _read_log(out)
     results = {p: r for p, r in logged.items()
                if r.error is None and r.key == keys.get(p) and (out / p).is_file()}
     todo = [j for j in jobs if j.path not in results]
     workers = workers or os.cpu_count() or 1
-    init = (str(out), asdict(aug), list(babble or []), None if noise_dir is None else str(noise_dir))
+    init = (str(out), aug_settings, list(babble or []), None if noise_dir is None else str(noise_dir))
     with open(out / LOG_NAME, "a", encoding="utf-8") as log, \
             tqdm(total=len(todo), desc=desc, unit="utt", disable=not progress or not todo) as bar:
         def record(r: JobResult) -> None:

@@ -308,6 +308,7 @@ def build_keywords(out_dir, cfg: KeywordConfig) -> dict:
 def build_speakers(out_dir, cfg: SpeakerConfig) -> dict:
     """Build a speaker identification + verification corpus; returns the summary."""
     from ..data.manifest import write_manifest
+    from .engines import ENGINES, jitter_params
     from .textsource import load_sentences
     from .voices import list_voices, select_voices
 
@@ -321,9 +322,10 @@ def build_speakers(out_dir, cfg: SpeakerConfig) -> dict:
     identities: set[str] = set()
     for i in rng.permutation(len(chosen)):
         v = chosen[int(i)]
-        if speaker_identity(v) in identities:  # one accent per espeak variant: the same
-            continue                           # variant in two accents is one person, not two
-        identities.add(speaker_identity(v))
+        who = speaker_identity(v)
+        if who in identities:  # one accent per espeak variant: the same variant in two
+            continue           # accents is one person, not two
+        identities.add(who)
         by_engine.setdefault(v.engine, []).append(v)
     ordered = []  # round-robin over engines so every engine is represented
     while any(by_engine.values()):
@@ -339,8 +341,6 @@ def build_speakers(out_dir, cfg: SpeakerConfig) -> dict:
     sents = [sents[i] for i in rng.permutation(len(sents))]
     plan: dict[str, list[Job]] = {"train": [], "dev": [], "test": [], "verify": []}
     k = 0
-    from .engines import ENGINES, jitter_params
-
     for group, voices in (("closed", closed), ("verify", verify)):
         for v in voices:
             # one prosody per speaker (pitch, pace...), a few percent of variation per utterance:
