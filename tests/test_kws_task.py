@@ -149,7 +149,23 @@ def test_kws_evaluate_writes_report_and_plots(trained, capsys):
     assert 0.0 <= fa["frr_at_target"] <= 1.0
     assert r["calibration"]["test_fa_per_hour"] <= 100
     assert (out / "confusion.png").stat().st_size > 1000 and (out / "det.png").stat().st_size > 1000
+    groups = r["per_engine_accuracy"]
+    assert sum(g["clips"] for g in groups.values()) == r["test_utterances"]
+    assert sum(g["accuracy"] * g["clips"] for g in groups.values()) == pytest.approx(
+        r["accuracy"] * r["test_utterances"])
     assert "accuracy" in capsys.readouterr().out
+
+
+def test_accuracy_by_engine_groups_by_speaker_prefix():
+    from speechrnn.data import Utterance
+    from speechrnn.kws.evaluate import accuracy_by_engine
+
+    utts = [Utterance(id="a", audio="a.wav", speaker="espeak-ng:en-us"),
+            Utterance(id="b", audio="b.wav", speaker="espeak-ng:en-gb+m1"),
+            Utterance(id="c", audio="c.wav", speaker="flite:slt"), Utterance(id="d", audio="d.wav")]
+    r = accuracy_by_engine(utts, ["a", "b", "c", "d"], [0, 1, 2, 3], [0, 0, 2, 3])
+    assert r == {"espeak-ng": {"accuracy": 0.5, "clips": 2}, "flite": {"accuracy": 1.0, "clips": 1},
+                 "none": {"accuracy": 1.0, "clips": 1}}
 
 
 def test_task_config_and_labels_errors():

@@ -117,6 +117,53 @@ def test_select_and_split_voices():
     assert split_voices(voices, 0.2, seed=3) == (train, held)
 
 
+def test_split_voices_holds_out_whole_speakers():
+    """One speaker is never on both sides: every accent of an espeak-ng variant and every engine
+    that recorded the same human go together."""
+    from speechrnn.synth.voices import speaker_identity
+
+    accents = ["en-us", "en-gb", "en-029"]
+    voices = [Voice("espeak-ng", f"{a}+v{i}", None, f"gmw/{a}+nosuchvariant{i}") for a in accents for i in range(8)]
+    voices += [Voice("flite", "kal"), Voice("flite", "kal16"), Voice("festival", "kal_diphone"),
+               Voice("flite", "slt"), Voice("festival", "cmu_us_slt_arctic_hts"), Voice("festival", "ked_diphone"),
+               Voice("flite", "awb")]
+    for seed in range(5):
+        train, held = split_voices(voices, 0.25, seed=seed)
+        assert len(train) + len(held) == len(voices)
+        who_train = {speaker_identity(v) for v in train}
+        who_held = {speaker_identity(v) for v in held}
+        assert who_train.isdisjoint(who_held)
+        assert held and all(sum(speaker_identity(v) == w for v in held) in (1, 2, 3) for w in who_held)
+    assert len({speaker_identity(v) for v in voices}) == 8 + 4  # kal, slt, ked, awb
+
+
+def test_speaker_identity_merges_one_human_and_one_timbre():
+    from speechrnn.synth.voices import speaker_identity
+
+    same = [("flite", "kal", "kal"), ("flite", "kal16", "kal16"), ("festival", "kal_diphone", "kal_diphone")]
+    assert len({speaker_identity(Voice(e, n, None, a)) for e, n, a in same}) == 1
+    assert speaker_identity(Voice("festival", "cmu_us_slt_arctic_hts")) == speaker_identity(Voice("flite", "slt"))
+    assert speaker_identity(Voice("festival", "ked_diphone")) != speaker_identity(Voice("flite", "kal"))
+    assert speaker_identity(Voice("piper", "en_US-joe-medium")) == "human:joe"
+    assert speaker_identity(Voice("piper", "en_US-libritts-high#12")) == "human:libritts#12"
+    # espeak-ng base voices share the default timbre whatever the accent
+    assert speaker_identity(Voice("espeak-ng", "en-us", None, "gmw/en-US")) == \
+        speaker_identity(Voice("espeak-ng", "en-gb", None, "gmw/en"))
+
+
+def test_speaker_identity_reads_espeak_variant_timbre():
+    from speechrnn.synth.engines import espeak_data_dir
+    from speechrnn.synth.voices import speaker_identity
+
+    data = espeak_data_dir()
+    if data is None or not (data / "voices" / "!v" / "RicishayMax2").is_file():
+        pytest.skip("espeak-ng variant files not installed (scripts/setup.sh)")
+    # RicishayMax2 and RicishayMax3 differ in echo/intonation only: one timbre; Alicia differs
+    ids = {n: speaker_identity(Voice("espeak-ng", f"en-us+{n}", None, f"gmw/en-US+{n}"))
+           for n in ("RicishayMax2", "RicishayMax3", "Alicia")}
+    assert ids["RicishayMax2"] == ids["RicishayMax3"] != ids["Alicia"]
+
+
 # --------------------------------------------------------------------------- augmentation
 def _tone(seconds=1.0, f=440.0):
     t = np.arange(int(seconds * SR)) / SR

@@ -143,8 +143,17 @@ def test_keywords_speech_commands_layout(tmp_path):
         from speechrnn.data.importers import prepare_speech_commands
     except ImportError:
         return
+    # seen-voice test clips: training voices, clips in no other list, never imported as training
+    seen = (tmp_path / "testing_seen_list.txt").read_text().split()
+    test_seen = read_manifest(tmp_path / "test_seen.jsonl")
+    assert seen and len(test_seen) == len(seen) and set(seen).isdisjoint(testing + validation)
+    assert {u.speaker for u in test_seen} <= {u.speaker for u in train if u.speaker}
+    assert "_silence_" not in {u.label for u in test_seen}
     imported = prepare_speech_commands(tmp_path)
     assert len(imported["test"]) == len(testing)
+    assert len(imported["test_seen"]) == len(seen)
+    imported_train = {u.id for u in imported["train"]}
+    assert not imported_train & {p[:-4] for p in seen}
 
 
 def test_speakers_closed_set_and_verification(tmp_path):

@@ -3,7 +3,8 @@
 #   bash recipes/keyword_spotting/run_synthetic.sh [NUM_CLIPS_PER_WORD] [NEGATIVE_HOURS]
 # Stages: 1 synthesize keywords (Speech Commands layout + manifests), 2 synthesize keyword-free
 # sentences, 3 add 1 s windows of half of them to training as _unknown_ (hard negatives),
-# 4 train (shared Trainer), 5 evaluate (accuracy, confusion, FRR @ 1 FA/h on the other half, DET).
+# 4 train (shared Trainer), 5 evaluate on unseen voices (accuracy, confusion, FRR @ 1 FA/h on the
+# other half, DET) and on new clips of the training voices (accuracy, exp/kws_synth/report_seen).
 # Re-running resumes every stage (synthesis fills gaps, training resumes from last.pt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,3 +35,5 @@ $PY -m speechrnn train recipes/keyword_spotting/synthetic.yaml --exp-dir exp/kws
 $PY -m speechrnn kws evaluate exp/kws_synth/best.pt data/kws_synth/test.jsonl \
     --negatives "$D/kws_fa_test.jsonl" --dev-negatives "$DEV_NEG" \
     --fa-per-hour 1 --out-dir exp/kws_synth/report
+$PY -m speechrnn kws evaluate exp/kws_synth/best.pt data/kws_synth/test_seen.jsonl \
+    --out-dir exp/kws_synth/report_seen

@@ -72,7 +72,9 @@ def run_evaluate(args) -> int:
     r = evaluate_keywords(args.model, args.test, args.out_dir, negatives=args.negatives,
                           dev_negatives=args.dev_negatives, fa_per_hour=args.fa_per_hour,
                           detector=_detector(args), max_negative_hours=args.max_negative_hours)
-    print(f"accuracy {100 * r['accuracy']:.2f}% on {r['test_utterances']} clips")
+    print(f"accuracy {100 * r['accuracy']:.2f}% on {r['test_utterances']} clips ("
+          + ", ".join(f"{g} {100 * e['accuracy']:.1f}% of {e['clips']}" for g, e in r["per_engine_accuracy"].items())
+          + ")")
     fa = r.get("false_alarms")
     if fa:
         print(f"FRR {100 * fa['frr_at_target']:.2f}% at {fa['fa_per_hour_target']:g} FA/h "

@@ -94,6 +94,17 @@ def negative_scores(clf, classes, keywords, cfg: DetectorConfig, utts, floor: fl
     return np.asarray([e.score for e in events]), hours
 
 
+def accuracy_by_engine(utts, ids, y_true, y_pred) -> dict[str, dict]:
+    """Accuracy and clip count per TTS engine / corpus of the speaker id (``"espeak-ng:en-us"``
+    -> ``"espeak-ng"``; clips without a speaker, e.g. ``_silence_``, under ``"none"``)."""
+    by_id = {u.id: u for u in utts}
+    groups: dict[str, list[bool]] = {}
+    for i, t, p in zip(ids, y_true, y_pred, strict=True):
+        spk = by_id[i].speaker
+        groups.setdefault(spk.split(":", 1)[0] if spk else "none", []).append(t == p)
+    return {g: {"accuracy": float(np.mean(v)), "clips": len(v)} for g, v in sorted(groups.items())}
+
+
 def _downsample(x: np.ndarray, n: int = 200) -> list[float]:
     if x.size <= n:
         return [float(v) for v in x]
@@ -149,7 +160,8 @@ def evaluate_keywords(model_path, test_manifest, out_dir, *, negatives=None, dev
     report = {
         "model": str(model_path), "test_manifest": str(test_manifest), "labels": classes,
         "test_utterances": len(ids), "accuracy": accuracy(y_true, y_pred),
-        "per_class_accuracy": per_class, "confusion_matrix": cm.tolist(), "detector": asdict(cfg),
+        "per_class_accuracy": per_class, "per_engine_accuracy": accuracy_by_engine(utts, ids, y_true, y_pred),
+        "confusion_matrix": cm.tolist(), "detector": asdict(cfg),
     }
     plot_confusion(cm, classes, out / "confusion.png", title=f"accuracy {report['accuracy']:.3f}")
     if negatives:

@@ -22,6 +22,7 @@ Example
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -261,6 +262,17 @@ class EspeakEngine(Engine):
                "-g", str(params.get("word_gap", 0)), "-a", str(params.get("amplitude", 100))]
         proc = _run(cmd, f"{self.name} voice {voice.name}", stdin=text)
         return _decode_wav(proc.stdout, f"{self.name} voice {voice.name}")
+
+
+@functools.lru_cache(maxsize=1)
+def espeak_data_dir() -> Path | None:
+    """espeak-ng's data folder (``espeak-ng --version`` says "Data at: ..."), None if unknown."""
+    try:
+        out = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"Data at:\s*(\S+)", out)
+    return Path(m.group(1)) if m and Path(m.group(1)).is_dir() else None
 
 
 def _mbrola_voice_installed(file: str) -> bool:

@@ -16,10 +16,12 @@ transcription::
 
 keywords (readable by ``speechrnn.data.importers.prepare_speech_commands``)::
 
-    <word>/<voice-slug>_nohash_<n>.wav    validation_list.txt  testing_list.txt
-    _background_noise_/*.wav              train.jsonl dev.jsonl test.jsonl summary.json
+    <word>/<voice-slug>_nohash_<n>.wav    validation_list.txt  testing_list.txt  testing_seen_list.txt
+    _background_noise_/*.wav              train.jsonl dev.jsonl test.jsonl test_seen.jsonl summary.json
 
-  Held-out voices are the testing list; a share of the other voices is the validation list.
+  Held-out voices are the testing list (``test``: unseen voices); a share of the other voices is
+  the validation list; ``testing_seen_list.txt`` holds other clips of the *training* voices
+  (``test_seen``: keyword and ``_unknown_`` clips, no ``_silence_``, as silence has no voice).
   Non-keyword words get their own folders (labelled ``_unknown_`` in the manifests);
   ``_silence_`` items are 1 s slices of the background noise files.
 
@@ -41,6 +43,7 @@ import numpy as np
 from ..errors import ConfigError, SynthesisError
 from .augment import AugmentConfig
 from .build import Job, check_out_dir, colored_noise_file, mix_babble_file, run_jobs
+from .voices import speaker_identity
 
 __all__ = ["TranscriptionConfig", "KeywordConfig", "SpeakerConfig", "build_transcription",
            "build_keywords", "build_speakers", "DEFAULT_KEYWORDS"]
@@ -89,10 +92,13 @@ class KeywordConfig(_Common):
     dev_fraction: float = 0.1               # share of training voices put in validation_list
     noise_seconds: float = 30.0             # length of each _background_noise_ file
     silence_per_split: float = 0.1          # _silence_ items as a fraction of each split
+    test_seen_share: float = 0.05           # clips of training voices held out as test_seen
 
     def validate(self) -> None:
         if self.num < 1 or not self.keywords:
             raise ConfigError("KeywordConfig needs num >= 1 and at least one keyword")
+        if not 0.0 <= self.test_seen_share < 1.0:
+            raise ConfigError(f"KeywordConfig.test_seen_share must be in [0, 1), got {self.test_seen_share}")
 
 
 @dataclass
@@ -103,6 +109,9 @@ class SpeakerConfig(_Common):
     utts_per_voice: int = 20
     verify_voices: int = 5                  # voices held out entirely (verification trials)
     trials_per_utt: int = 2                 # one target + one non-target trial each, x this
+    # no speed perturbation: resampling shifts pitch *and* formants by up to 10 %, which turns a
+    # clip into another voice (speaker recipes treat speed-perturbed copies as new speakers)
+    augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(p_speed=0.0))
 
     def validate(self) -> None:
         if self.num_voices < 1 or self.utts_per_voice < 3:
@@ -253,9 +262,9 @@ def build_keywords(out_dir, cfg: KeywordConfig) -> dict:
     n_dev_v = int(round(cfg.dev_fraction * len(train_v))) if len(train_v) > 1 else 0
     dev_v = [train_v[i] for i in sorted(order[:n_dev_v])]
     fit_v = [train_v[i] for i in sorted(order[n_dev_v:])]
-    groups = [("train", fit_v), ("dev", dev_v), ("test", held_v)]
-    groups = [(s, vs) for s, vs in groups if vs]
-    shares = {"train": 0.8, "dev": 0.1, "test": 0.1}
+    groups = [("train", fit_v), ("dev", dev_v), ("test", held_v), ("test_seen", fit_v)]
+    groups = [(s, vs) for s, vs in groups if vs and (s != "test_seen" or cfg.test_seen_share > 0)]
+    shares = {"train": 0.8, "dev": 0.1, "test": 0.1, "test_seen": cfg.test_seen_share}
     total_share = sum(shares[s] for s, _ in groups)
     n_unknown = max(1, int(round(cfg.unknown_fraction * cfg.num * len(kws) / max(len(unknown), 1))))
     plan: list[tuple[str, str, Job]] = []  # (split, word, job)
@@ -279,13 +288,14 @@ def build_keywords(out_dir, cfg: KeywordConfig) -> dict:
     mix_babble_file(noise_dir / "babble.wav", [out / j.path for _, _, j in ok[:40]], cfg.noise_seconds, cfg.seed)
     (out / "validation_list.txt").write_text("".join(j.path + "\n" for s, _, j in ok if s == "dev"))
     (out / "testing_list.txt").write_text("".join(j.path + "\n" for s, _, j in ok if s == "test"))
+    (out / "testing_seen_list.txt").write_text("".join(j.path + "\n" for s, _, j in ok if s == "test_seen"))
     noises = sorted(noise_dir.glob("*.wav"))
     splits = {}
-    for split in ("train", "dev", "test"):
+    for split in ("train", "dev", "test", "test_seen"):
         utts = [_utt(out, j, results[j.path], id=j.path[:-4].replace("/", "__"),
                      label=w if w in kws else "_unknown_", text=w, speaker=j.voice)
                 for s, w, j in ok if s == split]
-        n_sil = int(round(cfg.silence_per_split * len(utts)))
+        n_sil = int(round(cfg.silence_per_split * len(utts))) if split != "test_seen" else 0
         for i in range(n_sil):
             f = noises[int(rng.integers(len(noises)))]
             off = float(rng.integers(0, int(cfg.noise_seconds) - 1))
@@ -323,8 +333,8 @@ def build_speakers(out_dir, cfg: SpeakerConfig) -> dict:
     for i in rng.permutation(len(chosen)):
         v = chosen[int(i)]
         who = speaker_identity(v)
-        if who in identities:  # one accent per espeak variant: the same variant in two
-            continue           # accents is one person, not two
+        if who in identities:  # one person, one speaker: the same espeak timbre in two accents,
+            continue           # or the same human in two engines, is not two speakers
         identities.add(who)
         by_engine.setdefault(v.engine, []).append(v)
     ordered = []  # round-robin over engines so every engine is represented
@@ -383,14 +393,6 @@ def build_speakers(out_dir, cfg: SpeakerConfig) -> dict:
         "text_source": text_info, "engines_missing": report.missing,
     }
     return _finish(out, summary, results, started)
-
-
-def speaker_identity(voice) -> str:
-    """Who a voice *is*: an espeak-ng variant (``en-gb+travis`` and ``en-us+travis`` share the
-    variant's timbre and differ only in accent) or the voice itself for other engines."""
-    if voice.engine == "espeak-ng" and "+" in voice.name:
-        return "espeak-ng+" + voice.name.split("+", 1)[1]
-    return voice.id
 
 
 def _trials(utts, per_utt: int, rng) -> list[tuple[int, str, str]]:

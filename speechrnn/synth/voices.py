@@ -10,14 +10,17 @@ Example
 from __future__ import annotations
 
 import fnmatch
+import functools
+import hashlib
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import SynthesisError
-from .engines import ENGINES, Voice
+from .engines import ENGINES, Voice, espeak_data_dir
 
-__all__ = ["VoiceReport", "list_voices", "select_voices", "split_voices", "voice_by_id"]
+__all__ = ["VoiceReport", "list_voices", "select_voices", "speaker_identity", "split_voices", "voice_by_id"]
 
 
 @dataclass
@@ -100,24 +103,80 @@ def voice_by_id(voice_id: str, voices: list[Voice] | None = None) -> Voice:
     raise SynthesisError(f"unknown voice {voice_id!r}")
 
 
+# the lines of an espeak-ng variant file that shape the voice itself (vocal tract and source);
+# echo, roughness, intonation and pitch ranges are left out (room and prosody, which the
+# speaker preset draws per speaker anyway)
+_TIMBRE_KEYS = ("formant", "klatt", "tone", "breath", "breathw", "voicing")
+# a human recorded by several engines: flite kal/kal16 and festival kal_diphone are one man
+_HUMAN_NAME = re.compile(r"^(?:cmu_us_)?([a-z]+?)\d*(?:_arctic)?(?:_(?:diphone|hts|clunits|cg))*$")
+
+
+@functools.lru_cache(maxsize=None)
+def _espeak_variant_timbre(variant_file: str) -> str:
+    """A short signature of an espeak-ng variant's timbre lines; the file name if unreadable."""
+    data = espeak_data_dir()
+    path = data / "voices" / "!v" / variant_file if data else None
+    if path is None or not path.is_file():
+        return variant_file.lower()
+    lines = sorted(" ".join(line.split("//")[0].split()) for line in
+                   path.read_text(encoding="utf-8", errors="replace").splitlines())
+    timbre = [ln for ln in lines if ln and ln.split()[0].lower() in _TIMBRE_KEYS]
+    return "timbre-" + hashlib.sha1("\n".join(timbre).encode()).hexdigest()[:10] if timbre else variant_file.lower()
+
+
+def speaker_identity(voice) -> str:
+    """Who a voice *is*, so that one person never counts as two speakers.
+
+    * espeak-ng: the variant's timbre. ``en-gb+travis`` and ``en-us+travis`` differ only in
+      accent; variants whose files give the same formant/voice-source lines (``RicishayMax2``,
+      ``RicishayMax3`` and ``robosoft7``; ``Gene``/``Gene2``...) are one timbre; a base voice
+      without a variant speaks with espeak-ng's default timbre.
+    * flite / festival: the recorded human (``flite:kal``, ``flite:kal16`` and
+      ``festival:kal_diphone`` are all Kal; ``flite:slt`` and ``festival:cmu_us_slt_arctic_hts``
+      are SLT).
+    * piper: the model's speaker (``en_US-joe-medium`` -> joe, ``en_US-libritts-high#12``).
+    """
+    if voice.engine == "espeak-ng":
+        if "+" not in voice.name:
+            return "espeak-ng+default"
+        return "espeak-ng+" + _espeak_variant_timbre(voice.arg.split("+", 1)[1] if "+" in voice.arg
+                                                     else voice.name.split("+", 1)[1])
+    if voice.engine in ("flite", "festival"):
+        m = _HUMAN_NAME.match(voice.name.lower())
+        return "human:" + (m.group(1) if m else voice.name.lower())
+    if voice.engine == "piper":
+        stem, _, spk = voice.name.partition("#")
+        parts = stem.split("-")
+        return "human:" + (parts[1] if len(parts) >= 3 else stem) + (f"#{spk}" if spk else "")
+    return voice.id
+
+
 def split_voices(voices: list[Voice], held_out: float | int, seed: int = 0) -> tuple[list[Voice], list[Voice]]:
-    """Split into (training voices, held-out voices), per engine, deterministically.
+    """Split into (training voices, held-out voices) by *speaker*, per engine, deterministically.
+
+    Whole speakers (:func:`speaker_identity`) are held out, never single voices: an espeak-ng
+    timbre held out in one accent is held out in every accent, and a human recorded by two
+    engines is on one side only, so "unseen voice" figures are about voices never heard.
 
     Parameters
     ----------
     held_out : float or int
-        Fraction of each engine's voices (float in ``[0, 1)``) or a total count (int).
-        Each engine with at least two voices keeps at least one on each side; an engine
-        with a single voice stays in training.
+        Fraction of each engine's speakers (float in ``[0, 1)``) or a total count of speakers
+        (int). An engine with at least two speakers keeps at least one on each side; an engine
+        with a single speaker stays in training. A speaker spanning engines is filed under the
+        first of them alphabetically.
     """
     rng = np.random.default_rng(seed)
-    groups: dict[str, list[Voice]] = {}
+    by_who: dict[str, list[Voice]] = {}
     for v in sorted(voices, key=lambda v: v.id):
-        groups.setdefault(v.engine, []).append(v)
+        by_who.setdefault(speaker_identity(v), []).append(v)
+    groups: dict[str, list[str]] = {}
+    for who in sorted(by_who):
+        groups.setdefault(min(v.engine for v in by_who[who]), []).append(who)
     total = sum(len(g) for g in groups.values())
     train, held = [], []
     for name in sorted(groups):
-        g = [g_ for g_ in groups[name]]
+        g = groups[name]
         order = rng.permutation(len(g))
         if isinstance(held_out, float):
             k = int(round(held_out * len(g)))
@@ -127,6 +186,6 @@ def split_voices(voices: list[Voice], held_out: float | int, seed: int = 0) -> t
             k = min(max(k, 1), len(g) - 1)
         else:
             k = 0
-        held += [g[i] for i in sorted(order[:k])]
-        train += [g[i] for i in sorted(order[k:])]
-    return train, held
+        held += [v for i in sorted(order[:k]) for v in by_who[g[i]]]
+        train += [v for i in sorted(order[k:]) for v in by_who[g[i]]]
+    return sorted(train, key=lambda v: v.id), sorted(held, key=lambda v: v.id)

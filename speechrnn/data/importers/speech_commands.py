@@ -5,6 +5,9 @@ Layout::
     <corpus_dir>/<word>/<speaker-hash>_nohash_<n>.wav
     <corpus_dir>/validation_list.txt      # "<word>/<file>.wav" per line -> dev
     <corpus_dir>/testing_list.txt         # -> test
+    <corpus_dir>/testing_seen_list.txt    # optional -> test_seen (written by ``speechrnn synth
+                                          # keywords``: clips of training voices; not in Google's
+                                          # release, where speakers never cross splits)
     <corpus_dir>/_background_noise_/*.wav # long noise recordings
 
 Protocols
@@ -67,7 +70,8 @@ def prepare_speech_commands(
     Returns
     -------
     dict
-        ``{"train", "dev", "test"} -> [Utterance]`` with ``label`` set,
+        ``{"train", "dev", "test"} -> [Utterance]`` (plus ``"test_seen"`` when
+        ``testing_seen_list.txt`` exists) with ``label`` set,
         ``speaker`` the hash prefix of the file name, ``extra["word"]`` the
         original word.
 
@@ -84,6 +88,8 @@ def prepare_speech_commands(
     root = require_dir(Path(corpus_dir), "Speech Commands corpus folder")
     dev_set = _read_list(require_file(root / "validation_list.txt", "validation_list.txt"), root)
     test_set = _read_list(require_file(root / "testing_list.txt", "testing_list.txt"), root)
+    seen_list = root / "testing_seen_list.txt"
+    seen_set = _read_list(seen_list, root) if seen_list.is_file() else set()
     words = sorted(
         p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))
     )
@@ -91,11 +97,14 @@ def prepare_speech_commands(
         raise CorpusError(f"{root}: no word folders (expected e.g. yes/, no/, ...)")
 
     splits: dict[str, list[Utterance]] = {"train": [], "dev": [], "test": []}
+    if seen_set:
+        splits["test_seen"] = []
     for word in words:
         label = word if protocol == "35class" or word in COMMANDS else UNKNOWN
         for wav in sorted((root / word).glob("*.wav")):
             rel = f"{word}/{wav.name}"
-            split = "dev" if rel in dev_set else "test" if rel in test_set else "train"
+            split = ("dev" if rel in dev_set else "test" if rel in test_set
+                     else "test_seen" if rel in seen_set else "train")
             splits[split].append(
                 Utterance(
                     id=f"{word}/{wav.stem}",
