@@ -43,7 +43,7 @@ from torch import Tensor, nn
 
 from .errors import ConfigError
 
-__all__ = ["FeatureConfig", "SpecAugmentConfig", "MFCCFrontend", "compute_global_cmvn"]
+__all__ = ["FeatureConfig", "SpecAugmentConfig", "MFCCFrontend", "compute_global_cmvn", "vtlp_warp_factors"]
 
 # Kaldi floors mel energies at float32 epsilon before the log.
 _KALDI_EPS = float(torch.finfo(torch.float32).eps)
@@ -107,6 +107,11 @@ class FeatureConfig:
     delta_window: int = 2  # N in the regression formula (window of 2N+1 frames)
     cmvn: Literal["none", "utterance", "global"] = "utterance"  # mean/variance normalization
     cmvn_variance: bool = True  # also divide by the standard deviation
+    # training only: vocal tract length perturbation, each item's frequency axis warped by a
+    # factor drawn from [1 - vtlp, 1 + vtlp] (0 = off); makes voices the model never heard
+    # less foreign. Leave it off for speaker models: the warp changes who is speaking.
+    vtlp: float = 0.0
+    vtlp_steps: int = 9  # warp factors precomputed over that range (odd: 1.0 is one of them)
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
 
     # ------------------------------------------------------------------ derived
@@ -176,6 +181,10 @@ class FeatureConfig:
             raise bad("deltas", "must be 0, 1 or 2")
         if self.delta_window < 1:
             raise bad("delta_window", "must be >= 1")
+        if not 0.0 <= self.vtlp < 0.5:
+            raise bad("vtlp", "must be in [0, 0.5) (0 = off; 0.1 = warp factors 0.9-1.1)")
+        if self.vtlp_steps < 2:
+            raise bad("vtlp_steps", "must be >= 2")
         if not isinstance(self.spec_augment, SpecAugmentConfig):
             raise bad("spec_augment", "must be a SpecAugmentConfig")
         self.spec_augment.validate()
@@ -201,6 +210,36 @@ def _mel_filterbank(cfg: FeatureConfig) -> Tensor:
     return melscale_fbanks(
         n_freqs, cfg.f_min, f_max, cfg.n_mels, cfg.sample_rate, norm="slaney", mel_scale="slaney"
     ).float()  # (n_freqs, n_mels)
+
+
+def vtlp_warp_factors(cfg: FeatureConfig) -> Tensor:
+    """The ``(K,)`` VTLP warp factors, evenly spaced over ``[1 - vtlp, 1 + vtlp]``."""
+    return torch.linspace(1.0 - cfg.vtlp, 1.0 + cfg.vtlp, cfg.vtlp_steps, dtype=torch.float64)
+
+
+def _vtlp_filterbanks(cfg: FeatureConfig, base: Tensor) -> Tensor:
+    """Mel filterbanks on warped frequency axes, ``(K, n_freqs, n_mels)``.
+
+    VTLP (Jaitly & Hinton, 2013): filter ``m`` of the warped bank answers at frequency ``f``
+    as the plain filter answers at ``g(f)``, ``g`` piecewise linear: ``g(f) = a f`` up to
+    ``f0 = 0.85 * nyquist * min(a, 1) / a``, then the straight line to ``(nyquist, nyquist)``,
+    so the band edges stay put. A formant at ``F`` lands in the filters centred near ``a F``:
+    ``a > 1`` moves formants up (a shorter vocal tract), ``a < 1`` down. ``base`` is the ``(n_freqs, n_mels)`` plain bank; columns are linearly interpolated.
+    """
+    n_freqs = base.shape[0]
+    nyquist = cfg.sample_rate / 2
+    f = torch.linspace(0.0, nyquist, n_freqs, dtype=torch.float64)  # bin centre frequencies
+    banks = []
+    for a in vtlp_warp_factors(cfg).tolist():
+        f0 = 0.85 * nyquist * min(a, 1.0) / a
+        g = torch.where(f <= f0, a * f, a * f0 + (nyquist - a * f0) * (f - f0) / (nyquist - f0))
+        pos = (g / nyquist * (n_freqs - 1)).clamp(0, n_freqs - 1)  # fractional source bin
+        lo = pos.floor().long()
+        hi = (lo + 1).clamp(max=n_freqs - 1)
+        w = (pos - lo.to(pos.dtype))[:, None]
+        b = base.double()
+        banks.append(b[lo] * (1 - w) + b[hi] * w)  # (n_freqs, n_mels)
+    return torch.stack(banks).float()  # (K, n_freqs, n_mels)
 
 
 def _dct_matrix(cfg: FeatureConfig) -> Tensor:
@@ -337,7 +376,11 @@ class MFCCFrontend(nn.Module):
 
         window = _window(cfg)
         self.register_buffer("window", window, persistent=False)
-        self.register_buffer("mel_fb", _mel_filterbank(cfg), persistent=False)
+        mel_fb = _mel_filterbank(cfg)
+        self.register_buffer("mel_fb", mel_fb, persistent=False)
+        self.vtlp: bool = cfg.vtlp > 0
+        vtlp_fb = _vtlp_filterbanks(cfg, mel_fb) if self.vtlp else torch.zeros(0, 0, 0)
+        self.register_buffer("vtlp_fb", vtlp_fb, persistent=False)  # (K, n_freqs, n_mels)
         dct = _dct_matrix(cfg) * self.db_scale if self.mfcc else torch.zeros(0, 0)
         self.register_buffer("dct", dct, persistent=False)
         # Kaldi removes each frame's mean before pre-emphasis and windowing. By
@@ -424,7 +467,11 @@ class MFCCFrontend(nn.Module):
         librosa's decibels are ``10 / ln(10)`` times these; that factor is folded into
         the DCT (or applied in :meth:`_features` for fbank) to save a pass.
         """
-        mel = torch.matmul(power, self.mel_fb)  # (B, T, n_freqs) @ (n_freqs, M)
+        if self.training and self.vtlp and power.shape[0] > 0:
+            pick = torch.randint(0, self.vtlp_fb.shape[0], (power.shape[0],), device=power.device)
+            mel = torch.bmm(power, self.vtlp_fb[pick])  # (B, T, n_freqs) @ (B, n_freqs, M)
+        else:
+            mel = torch.matmul(power, self.mel_fb)  # (B, T, n_freqs) @ (n_freqs, M)
         logmel = torch.log(mel.clamp(min=self.log_floor))
         if self.top_db > 0:  # librosa: clip at top_db below each item's peak
             peak = logmel.masked_fill(~valid, -1e30).amax(dim=(1, 2), keepdim=True)  # (B, 1, 1)

@@ -275,11 +275,46 @@ def test_dither_only_in_training():
     assert not torch.equal(fe(x, lengths)[0], a)
 
 
+@pytest.mark.parametrize("style", ["kaldi", "librosa"])
+def test_vtlp_moves_a_tone_and_only_in_training(style):
+    from speechrnn.features import vtlp_warp_factors
+
+    cfg = FeatureConfig(style=style, kind="fbank", n_mels=40, cmvn="none", vtlp=0.2, vtlp_steps=5)
+    assert vtlp_warp_factors(cfg).tolist() == pytest.approx([0.8, 0.9, 1.0, 1.1, 1.2])
+    fe = MFCCFrontend(cfg)
+    plain = MFCCFrontend(FeatureConfig(style=style, kind="fbank", n_mels=40, cmvn="none")).eval()
+    assert fe.vtlp_fb.shape == (5, fe.mel_fb.shape[0], 40)
+    torch.testing.assert_close(fe.vtlp_fb[2], fe.mel_fb)  # factor 1.0 is the plain bank
+    t = torch.arange(8000) / 16000
+    tone = torch.sin(2 * torch.pi * 1000 * t)[None].float()
+    n = torch.tensor([8000])
+    fe.eval()  # no warping at inference: identical to a front-end without VTLP
+    assert torch.equal(fe(tone, n)[0], plain(tone, n)[0])
+    peak = {}
+    for k in (0, 4):  # factor 0.8 and 1.2, forced
+        power = fe._power_spectrum(tone)
+        peak[k] = int(torch.matmul(power, fe.vtlp_fb[k]).mean(1).argmax())
+    base = int(plain(tone, n)[0].mean(1).argmax())
+    assert peak[0] < base < peak[4]  # a > 1 moves the formant up the filters, a < 1 down
+    fe.train()
+    torch.manual_seed(0)
+    batch = tone.repeat(16, 1)
+    out = fe(batch, n.repeat(16))[0]
+    assert len({int(o.mean(0).argmax()) for o in out}) > 1  # items get different warps
+
+
+def test_vtlp_config_checks():
+    with pytest.raises(ConfigError, match="vtlp"):
+        MFCCFrontend(FeatureConfig(vtlp=0.6))
+    with pytest.raises(ConfigError, match="vtlp_steps"):
+        MFCCFrontend(FeatureConfig(vtlp=0.1, vtlp_steps=1))
+
+
 # --------------------------------------------------------------------------- export
 @pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
 @pytest.mark.parametrize("style", ["kaldi", "librosa"])
 def test_torchscript_matches_eager(style):
-    cfg = FeatureConfig(style=style, deltas=2, cmvn="utterance",
+    cfg = FeatureConfig(style=style, deltas=2, cmvn="utterance", vtlp=0.1,
                         spec_augment=SpecAugmentConfig(freq_masks=1, time_masks=1))
     fe = MFCCFrontend(cfg).eval()
     scripted = torch.jit.script(fe)
