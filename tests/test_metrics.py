@@ -157,3 +157,16 @@ def test_det_plot_of_a_perfect_detector_does_not_crash(tmp_path):
     assert p.read_bytes()[:4] == b"\x89PNG"
     p = plot_det({"perfect": (fa, frr)}, tmp_path / "det2.png")
     assert p.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_snorm_pairs_equals_s_norm_per_trial():
+    """Per-embedding cohort statistics (memory O(N K)) give exactly the per-trial s-norm."""
+    from speechrnn.speakers.scoring import all_pairs, cosine_matrix, pair_scores, snorm_pairs
+
+    rng = np.random.default_rng(0)
+    emb, cohort = rng.standard_normal((12, 8)), rng.standard_normal((30, 8))
+    i, j, _ = all_pairs([k % 3 for k in range(12)])
+    c = cosine_matrix(emb, cohort)
+    for top_k in (None, 5):
+        ref = s_norm(pair_scores(emb, i, j), c[i], c[j], top_k=top_k)
+        assert snorm_pairs(emb, i, j, cohort, top_k=top_k) == pytest.approx(ref, rel=1e-9, abs=1e-12)

@@ -10,10 +10,10 @@ from .asr import ErrorRates, MetricsError, UtteranceErrors, error_rates, error_r
 from .kws import (
     accuracy, confusion_matrix, frr_at_fa_per_hour, kws_det_curve, threshold_for_fa_rate,
 )
-from .speaker import det_points, eer, min_dcf, s_norm, top_k_accuracy, z_norm
+from .speaker import cohort_stats, det_points, eer, min_dcf, s_norm, top_k_accuracy, z_norm
 
 __all__ = [
     "ErrorRates", "MetricsError", "UtteranceErrors", "accuracy", "confusion_matrix",
     "det_points", "eer", "error_rates", "error_report", "frr_at_fa_per_hour", "kws_det_curve",
-    "min_dcf", "s_norm", "threshold_for_fa_rate", "top_k_accuracy", "z_norm",
+    "min_dcf", "s_norm", "cohort_stats", "threshold_for_fa_rate", "top_k_accuracy", "z_norm",
 ]

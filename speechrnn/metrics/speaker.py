@@ -95,7 +95,9 @@ def min_dcf(
     return float(dcf[i]), float(thr[i])
 
 
-def _cohort_stats(cohort, top_k: int | None):
+def cohort_stats(cohort, top_k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of each row of cohort scores ``(N, K)`` (or one ``(K,)`` row), over its
+    ``top_k`` highest scores when given: ``(N,)`` and ``(N,)``."""
     c = np.asarray(cohort, dtype=np.float64)
     if c.ndim == 1:
         c = c[None, :]  # (K,) -> (1,K): one cohort for every score
@@ -118,7 +120,7 @@ def z_norm(scores, cohort, top_k: int | None = None) -> np.ndarray:
     top_k : int, optional
         Use only the ``top_k`` highest cohort scores (adaptive normalisation).
     """
-    mu, sd = _cohort_stats(cohort, top_k)
+    mu, sd = cohort_stats(cohort, top_k)
     return (np.asarray(scores, dtype=np.float64) - mu) / sd
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics import eer, min_dcf, s_norm
+from ..metrics import cohort_stats, eer, min_dcf
 
 
 def l2_normalize(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -40,12 +40,17 @@ def snorm_pairs(emb: np.ndarray, enroll_idx, test_idx, cohort: np.ndarray,
     """Adaptive s-norm of cosine trial scores with a cohort of embeddings ``(K, D)`` -> ``(T,)``.
 
     Each side of a trial is scored against the cohort; the trial score is normalized by the
-    mean/std of each side's ``top_k`` highest cohort scores (see :func:`speechrnn.metrics.s_norm`).
+    mean/std of each side's ``top_k`` highest cohort scores (= :func:`speechrnn.metrics.s_norm`).
+    The statistics are computed once per embedding ``(N,)`` and indexed per trial, so memory
+    grows with utterances x cohort, not trials x cohort (all pairs of 900 utterances against a
+    2,000-embedding cohort would otherwise need ~13 GB).
     """
     raw = pair_scores(emb, enroll_idx, test_idx)
     c = cosine_matrix(emb, cohort)  # (N, K)
     k = None if top_k is None else min(top_k, c.shape[1])
-    return s_norm(raw, c[np.asarray(enroll_idx)], c[np.asarray(test_idx)], top_k=k)
+    mu, sd = cohort_stats(c, k)  # (N,), (N,)
+    e, t = np.asarray(enroll_idx), np.asarray(test_idx)
+    return 0.5 * ((raw - mu[e]) / sd[e] + (raw - mu[t]) / sd[t])
 
 
 def calibrate_threshold(target, nontarget, method: str = "eer", p_target: float = 0.01) -> float:
