@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Train the bundled keyword model speechrnn/assets/models/kws-10-bilstm.pt (run on an idle machine).
-#   NEG_SPEECH=data/transcription/train.jsonl DEV_NEG=data/transcription/dev.jsonl \
-#     bash recipes/keyword_spotting/train_bundled.sh train.max_minutes=10
-# = the synthetic recipe (NUM=400 clips per word; the transcription demo corpus as negatives), then the best checkpoint (averaged if better) is copied
+#   NUM=1000 bash recipes/keyword_spotting/train_bundled.sh train.max_minutes=20
+#   (NEG_SPEECH=... DEV_NEG=... reuse keyword-free manifests instead of synthesizing 3 h of them)
+# = the synthetic recipe (NUM clips per word, default 1000), then the best checkpoint is copied
 # without optimizer state, with the calibrated threshold for 1 FA/h stored as extra.kws_threshold.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-.venv/bin/python}
-bash recipes/keyword_spotting/run_synthetic.sh "${NUM:-400}" "${NEG_HOURS:-3.0}" "$@"
+bash recipes/keyword_spotting/run_synthetic.sh "${NUM:-1000}" "${NEG_HOURS:-3.0}" "$@"
 $PY - <<'PYEOF'
 import json
 from speechrnn.models.checkpoint import atomic_torch_save, read_checkpoint

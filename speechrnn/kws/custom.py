@@ -67,7 +67,7 @@ def _run_config(word: str, data: Path, cfg: CustomKeywordConfig) -> dict:
     return {
         "task": {"name": "keywords", "labels": [word, "_unknown_", "_silence_"], "label_smoothing": 0.05},
         "data": {"train": str(data / "train.jsonl"), "dev": str(data / "dev.jsonl")},
-        "features": {"n_mfcc": 40, "n_mels": 40, "cmvn": "global",
+        "features": {"n_mfcc": 40, "n_mels": 40, "cmvn": "global", "vtlp": 0.1,
                      "spec_augment": {"freq_masks": 2, "freq_width": 8, "time_masks": 2, "time_width": 10}},
         "model": {"encoder": {"subsampling": "stack", "subsampling_factor": 3,
                               "hidden_size": cfg.hidden_size, "num_layers": cfg.num_layers, "dropout": 0.1},
