@@ -1,8 +1,9 @@
 """Text-to-speech engines behind one interface.
 
 Every engine turns ``(text, voice, params)`` into ``(samples float32 (S,), sample_rate)``.
-Voices are :class:`Voice` records whose ``id`` (``engine:name``) is the speaker id; an
-espeak-ng base voice plus a variant (``espeak-ng:en-us+Alicia``) is its own speaker.
+Voices are :class:`Voice` records whose ``id`` (``engine:name``) is the manifest's speaker id;
+who a voice *is* (one espeak-ng timbre in every accent, one recorded human in every engine) is
+:func:`speechrnn.synth.voices.speaker_identity`, used for held-out splits and speaker corpora.
 Randomized prosody comes from :meth:`Engine.sample_params` (a plain dict, recorded per
 utterance) so that a synthesis is reproducible from the recorded params.
 
