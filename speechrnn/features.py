@@ -224,11 +224,13 @@ def _vtlp_filterbanks(cfg: FeatureConfig, base: Tensor) -> Tensor:
     as the plain filter answers at ``g(f)``, ``g`` piecewise linear: ``g(f) = a f`` up to
     ``f0 = 0.85 * nyquist * min(a, 1) / a``, then the straight line to ``(nyquist, nyquist)``,
     so the band edges stay put. A formant at ``F`` lands in the filters centred near ``a F``:
-    ``a > 1`` moves formants up (a shorter vocal tract), ``a < 1`` down. ``base`` is the ``(n_freqs, n_mels)`` plain bank; columns are linearly interpolated.
+    ``a > 1`` moves formants up (a shorter vocal tract), ``a < 1`` down. ``base`` is the
+    ``(n_freqs, n_mels)`` plain bank; its rows are linearly interpolated at ``g(f)``.
     """
     n_freqs = base.shape[0]
     nyquist = cfg.sample_rate / 2
     f = torch.linspace(0.0, nyquist, n_freqs, dtype=torch.float64)  # bin centre frequencies
+    b = base.double()
     banks = []
     for a in vtlp_warp_factors(cfg).tolist():
         f0 = 0.85 * nyquist * min(a, 1.0) / a
@@ -237,7 +239,6 @@ def _vtlp_filterbanks(cfg: FeatureConfig, base: Tensor) -> Tensor:
         lo = pos.floor().long()
         hi = (lo + 1).clamp(max=n_freqs - 1)
         w = (pos - lo.to(pos.dtype))[:, None]
-        b = base.double()
         banks.append(b[lo] * (1 - w) + b[hi] * w)  # (n_freqs, n_mels)
     return torch.stack(banks).float()  # (K, n_freqs, n_mels)
 

@@ -13,7 +13,7 @@ from .kws import (
 from .speaker import cohort_stats, det_points, eer, min_dcf, s_norm, top_k_accuracy, z_norm
 
 __all__ = [
-    "ErrorRates", "MetricsError", "UtteranceErrors", "accuracy", "confusion_matrix",
+    "ErrorRates", "MetricsError", "UtteranceErrors", "accuracy", "cohort_stats", "confusion_matrix",
     "det_points", "eer", "error_rates", "error_report", "frr_at_fa_per_hour", "kws_det_curve",
-    "min_dcf", "s_norm", "cohort_stats", "threshold_for_fa_rate", "top_k_accuracy", "z_norm",
+    "min_dcf", "s_norm", "threshold_for_fa_rate", "top_k_accuracy", "z_norm",
 ]

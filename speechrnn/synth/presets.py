@@ -262,9 +262,9 @@ def build_keywords(out_dir, cfg: KeywordConfig) -> dict:
     n_dev_v = int(round(cfg.dev_fraction * len(train_v))) if len(train_v) > 1 else 0
     dev_v = [train_v[i] for i in sorted(order[:n_dev_v])]
     fit_v = [train_v[i] for i in sorted(order[n_dev_v:])]
-    groups = [("train", fit_v), ("dev", dev_v), ("test", held_v), ("test_seen", fit_v)]
-    groups = [(s, vs) for s, vs in groups if vs and (s != "test_seen" or cfg.test_seen_share > 0)]
     shares = {"train": 0.8, "dev": 0.1, "test": 0.1, "test_seen": cfg.test_seen_share}
+    groups = [("train", fit_v), ("dev", dev_v), ("test", held_v), ("test_seen", fit_v)]
+    groups = [(s, vs) for s, vs in groups if vs and shares[s] > 0]
     total_share = sum(shares[s] for s, _ in groups)
     n_unknown = max(1, int(round(cfg.unknown_fraction * cfg.num * len(kws) / max(len(unknown), 1))))
     plan: list[tuple[str, str, Job]] = []  # (split, word, job)
