@@ -238,3 +238,21 @@ def test_keyword_multiword_and_repeated_letters():
 def test_keyword_rejects_blank_ids():
     with pytest.raises(DecodingError, match="non-blank"):
         keyword_scores(torch.zeros(5, V), [0, 3])
+
+
+def test_at_word_boundaries_rejects_keywords_inside_words_and_accepts_pauses():
+    from speechrnn.decoding import at_word_boundaries
+
+    sp, g, o, a, n, x = 1, 7, 15, 2, 14, 24  # best-path token ids (0 = blank)
+    go = [g, o]
+    ok = lambda path, s, e, **kw: at_word_boundaries(np.array(path), s, e, go, sp, **kw)  # noqa: E731
+    assert ok([x, sp, g, g, o, 0, sp, x], 2, 4)          # "x go x"
+    assert ok([x, sp, g, g, o, 0, sp, x], 3, 4)          # match starting inside the run of g
+    assert ok([x, sp, g, o, o, sp, x], 2, 3)             # ... or ending inside the run of o
+    assert ok([0, g, o, 0], 1, 2)                        # alone in the window
+    assert not ok([g, o, n, a], 0, 1)                    # "gone"
+    assert not ok([a, g, o], 1, 2)                       # "ago"
+    assert not ok([a, 0, 0, 0, g, o], 4, 5)              # no space and no pause rule
+    assert ok([a, 0, 0, 0, g, o], 4, 5, pause=3)         # three blank frames = a pause
+    assert not ok([a, 0, 0, 0, g, o], 4, 5, pause=4)
+    assert ok([g, o, 0, 0, 0, n], 0, 1, pause=3) and not ok([g, o, 0, 0, n], 0, 1, pause=3)

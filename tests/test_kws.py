@@ -184,6 +184,47 @@ def test_open_vocabulary_finds_phrase_at_known_time_and_streams_identically():
     assert [(d.keyword, round(d.start, 2)) for d in got] == [(d.keyword, round(d.start, 2)) for d in whole]
 
 
+def test_open_vocabulary_scores_for_frr_at_fa_per_hour(tmp_path):
+    """The open-vocabulary harness: each clip's own keyword is found with a high score, running
+    speech of other words gives no match, and a keyword spelled *inside* a longer word ("go" in
+    "gone") is a false alarm unless only whole words count."""
+    import soundfile as sf
+
+    from speechrnn.data import Utterance, write_manifest
+    from speechrnn.kws.evaluate import (detection_report, openvocab_negative_scores,
+                                        openvocab_positive_scores)
+
+    m = SpellingCTC()
+
+    def clip(name, seq, **kw):
+        path = tmp_path / f"{name}.wav"
+        x = spell(m, seq)
+        sf.write(path, x, SR, subtype="FLOAT")
+        return Utterance(id=name, audio=str(path), duration=x.size / SR, **kw)
+
+    word = lambda w: [(None, 30)] + [(c, 3) for c in w] + [(None, 30)]  # noqa: E731
+    pos = [clip("go1", word("go"), label="go"), clip("stop1", word("stop"), label="stop"),
+           clip("stop2", word("spot"), label="stop")]  # a miss: letters of another word
+    scores = openvocab_positive_scores(m, pos)
+    assert scores[0] > 0.95 and scores[1] > 0.95 and scores[2] < 0.5
+    negs = [clip("n1", word("hello") + word("there"), text="hello there"),
+            clip("n2", word("gone"), text="gone"), clip("n3", [(None, 30), ("s", 3), ("t", 3), ("a", 1), ("p", 3), (None, 30)], text="stap")]
+    write_manifest(tmp_path / "neg.jsonl", negs)
+    neg_scores, hours = openvocab_negative_scores(m, ["go", "stop"], negs)  # whole words only
+    assert hours == pytest.approx(sum(u.duration for u in negs) / 3600)
+    assert neg_scores == pytest.approx([np.exp(-8 / 4)], abs=0.01)  # "stap" (one wrong frame)
+    anywhere = lambda us: openvocab_negative_scores(m, ["go", "stop"], us, whole_words=False)  # noqa: E731
+    assert sorted(anywhere(negs)[0]) == pytest.approx([np.exp(-8 / 4), 0.99], abs=0.01)  # + "go" in "gone"
+    rep = detection_report(scores, [u.label for u in pos], anywhere, ["go", "stop"], tmp_path,
+                           negatives=tmp_path / "neg.jsonl", fa_per_hour=0.5 / hours)
+    fa = rep["false_alarms"]  # no false alarm allowed: the threshold is above the "gone" match
+    assert fa["frr_per_keyword"] == {"go": 1.0, "stop": 1.0} and fa["frr_at_target"] == 1.0
+    rep = detection_report(scores, [u.label for u in pos], anywhere, ["go", "stop"], tmp_path,
+                           negatives=tmp_path / "neg.jsonl", fa_per_hour=1.5 / hours)  # one allowed
+    assert rep["false_alarms"]["frr_per_keyword"] == {"go": 0.0, "stop": 0.5}
+    assert (tmp_path / "det.png").stat().st_size > 1000
+
+
 def test_open_vocabulary_rejects_unspellable_keyword_and_classifier_model():
     from speechrnn.errors import SpeechRNNError
 
@@ -207,3 +248,41 @@ def test_keyword_spotter_open_vocabulary_mode_on_arrays():
     assert 1.2 <= r.detections[0].start < r.detections[0].end <= 1.28
     with pytest.raises(Exception, match="needs keywords"):
         KeywordSpotter(m)
+
+
+@pytest.mark.tts
+def test_cli_kws_evaluate_open_vocab_with_the_bundled_transcription_model(tmp_path, capsys):
+    import json
+
+    import soundfile as sf
+
+    from speechrnn.audio import resample
+    from speechrnn.cli import main
+    from speechrnn.data import Utterance, write_manifest
+    from speechrnn.inference.models import default_model_path
+    from speechrnn.synth.engines import ENGINES
+
+    engine = ENGINES["espeak-ng"]
+    if engine.missing():
+        pytest.skip(f"espeak-ng unavailable: {engine.missing()}")
+
+    def say(name, words, **kw):
+        x, rate = engine.synthesize(words, engine.voice("en-us"), {})
+        x = resample(x, rate, SR) if rate != SR else x
+        sf.write(tmp_path / f"{name}.wav", x, SR)
+        return Utterance(id=name, audio=str(tmp_path / f"{name}.wav"), duration=len(x) / SR, **kw)
+
+    write_manifest(tmp_path / "test.jsonl", [say("k1", "stop", label="stop"), say("k2", "yes", label="yes"),
+                                             say("u1", "table", label="_unknown_")])
+    write_manifest(tmp_path / "neg.jsonl", [say("n1", "the window was open all morning", text="the window was open all morning"),
+                                            say("n2", "please stop here", text="please stop here")])  # dropped
+    model = str(default_model_path("transcription"))
+    args = ["kws", "evaluate", "--open-vocab", model, str(tmp_path / "test.jsonl")]
+    assert main(args) != 0 and "give --negatives" in capsys.readouterr().err
+    assert main(args + ["--negatives", str(tmp_path / "neg.jsonl"), "--out-dir", str(tmp_path / "r")]) == 0
+    r = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert r["keywords"] == ["stop", "yes"] and r["whole_words"] is True
+    fa = r["false_alarms"]
+    assert fa["keyword_clips"] == 2 and fa["utterances"] == 1 and fa["dropped_with_keyword"] == 1
+    assert set(fa["frr_per_keyword"]) == {"stop", "yes"} and (tmp_path / "r" / "det.png").exists()
+    assert "open-vocabulary search (whole words)" in capsys.readouterr().out

@@ -115,6 +115,8 @@ def test_select_and_split_voices():
     assert sum(v.engine == "a" for v in held) == 2 and sum(v.engine == "b" for v in held) == 1
     assert all(v.engine != "c" for v in held)                # a lone voice stays in training
     assert split_voices(voices, 0.2, seed=3) == (train, held)
+    _, held3 = split_voices(voices, 0.2, seed=3, min_speakers=3)  # engine b (2 speakers) stays whole
+    assert {v.engine for v in held3} == {"a"} and len(held3) == 2
 
 
 def test_split_voices_holds_out_whole_speakers():

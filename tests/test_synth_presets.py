@@ -139,6 +139,10 @@ def test_keywords_speech_commands_layout(tmp_path):
     assert all(u.extra["augment"][0]["step"] == "fit" for u in train if u.label != "_silence_")
     test_spk = {u.speaker for u in read_manifest(tmp_path / "test.jsonl") if u.speaker}
     assert test_spk <= set(s["held_out_voices"])
+    # validation holds out whole speakers too: no timbre/human of dev is heard in training
+    who = lambda us: {speaker_identity(voice_by_id(u.speaker)) for u in us if u.speaker}  # noqa: E731
+    dev = read_manifest(tmp_path / "dev.jsonl")
+    assert who(dev) and who(dev).isdisjoint(who(train))
     try:
         from speechrnn.data.importers import prepare_speech_commands
     except ImportError:

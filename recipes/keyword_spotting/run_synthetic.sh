@@ -2,14 +2,15 @@
 # Synthetic 12-class keyword spotting, one command:
 #   bash recipes/keyword_spotting/run_synthetic.sh [NUM_CLIPS_PER_WORD] [NEGATIVE_HOURS]
 # Stages: 1 synthesize keywords (Speech Commands layout + manifests), 2 synthesize keyword-free
-# sentences, 3 add 1 s windows of half of them to training as _unknown_ (hard negatives),
+# sentences (+ 2 h of calibration negatives from another text source), 3 add 1 s windows of half of them to training as _unknown_ (hard negatives),
 # 4 train (shared Trainer), 5 evaluate on unseen voices (accuracy, confusion, FRR @ 1 FA/h on the
 # other half, DET) and on new clips of the training voices (accuracy, exp/kws_synth/report_seen).
 # Re-running resumes every stage (synthesis fills gaps, training resumes from last.pt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # NEG_SPEECH=sentences.jsonl DEV_NEG=dev.jsonl reuse keyword-free speech manifests (e.g. the
-# transcription corpus) instead of synthesizing them; extra arguments are training overrides.
+# transcription corpus) instead of synthesizing them (DEV_NEG_HOURS sizes the synthesized
+# calibration negatives, default 2 h); extra arguments are training overrides.
 # NEG_SPEECH is split by line in two disjoint halves: 1 s windows of the first half are added to
 # training as _unknown_ (hard negatives), the second half measures false alarms per hour.
 NUM=${1:-1000}
@@ -22,7 +23,15 @@ DEV_NEG=${DEV_NEG:-}
 $PY -m speechrnn synth keywords data/kws_synth --num "$NUM" --unknown-words 40 --no-progress
 if [ -z "$NEG_SPEECH" ]; then
   $PY -m speechrnn synth transcription data/kws_negatives --hours "$NEG_HOURS" --no-progress
-  NEG_SPEECH=data/kws_negatives/train.jsonl DEV_NEG=data/kws_negatives/dev.jsonl
+  NEG_SPEECH=data/kws_negatives/train.jsonl
+fi
+if [ -z "$DEV_NEG" ]; then
+  # calibration negatives: another text source (fortunes, not wordnet: no sentence of the FA test)
+  # and enough hours that "1 false alarm per hour" is more than "no false alarm at all"
+  $PY -m speechrnn synth transcription data/kws_dev_negatives --hours "${DEV_NEG_HOURS:-2.0}" \
+      --text-source fortunes --seed 1 --no-progress
+  cat data/kws_dev_negatives/{train,dev,test_seen,test_unseen}.jsonl > data/kws_dev_negatives/all.jsonl
+  DEV_NEG=data/kws_dev_negatives/all.jsonl
 fi
 D=$(dirname "$NEG_SPEECH")   # the halves sit beside it: audio paths are relative to the manifest
 HALF=$(( $(wc -l < "$NEG_SPEECH") / 2 ))

@@ -5,9 +5,11 @@
 #   STAGE=3 bash recipes/speaker_id/run_synth.sh         # resume from stage 3
 # Stages: 1 synthesize NUM_VOICES closed-set voices x UTTS utterances + VERIFY_VOICES held-out voices
 #         2 split the held-out voices: half calibrate the threshold, half are the unseen-voice test
+#           (their first ENROLL_UTTS utterances each also enroll them for identification)
 #         3 train (bilstm.yaml, shared Trainer)    4 calibrate the threshold on the calibration voices
 #         5 evaluate: closed-set top-1/top-5; unseen-voice EER/minDCF over every pair of the test
-#           voices' utterances (raw + s-norm with a training cohort); DET PNG
+#           voices' utterances (raw + s-norm with a training cohort); DET PNG; identification
+#           of the unseen voices' other utterances against centroids of their enrollment recordings
 #         6 (BUNDLE=1) install the model, with its threshold, as speechrnn/assets/models/spk-bilstm.pt (int8)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,6 +20,7 @@ EXP=${EXP:-exp/speaker_id_synth}
 NUM_VOICES=${NUM_VOICES:-70}
 UTTS=${UTTS:-60}
 VERIFY_VOICES=${VERIFY_VOICES:-30}
+ENROLL_UTTS=${ENROLL_UTTS:-5}   # recordings per unseen speaker enrolled for open-set identification
 STAGE=${STAGE:-1}
 ADATA=$(realpath -m "$DATA")   # absolute, as config paths resolve against the config file
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
@@ -27,7 +30,7 @@ if [ "$STAGE" -le 1 ]; then
     --verify-voices "$VERIFY_VOICES" --seed 0 --no-progress
 fi
 if [ "$STAGE" -le 2 ]; then   # disjoint voices for calibration and for the unseen-voice test
-  $PY - "$DATA" <<'PY'
+  $PY - "$DATA" "$ENROLL_UTTS" <<'PY'
 import sys
 from pathlib import Path
 from speechrnn.data import read_manifest, write_manifest
@@ -36,7 +39,15 @@ utts = read_manifest(d / "verify.jsonl")
 voices = sorted({u.speaker for u in utts})
 calib = set(voices[::2])
 write_manifest(d / "calib.jsonl", [u for u in utts if u.speaker in calib])
-write_manifest(d / "unseen.jsonl", [u for u in utts if u.speaker not in calib])
+unseen = [u for u in utts if u.speaker not in calib]
+write_manifest(d / "unseen.jsonl", unseen)
+# enrollment of never-heard speakers: ENROLL_UTTS recordings each enroll, the rest are probes
+n_enroll, count, enroll, probe = int(sys.argv[2]), {}, [], []
+for u in unseen:
+    count[u.speaker] = count.get(u.speaker, 0) + 1
+    (enroll if count[u.speaker] <= n_enroll else probe).append(u)
+write_manifest(d / "unseen_enroll.jsonl", enroll)
+write_manifest(d / "unseen_probe.jsonl", probe)
 PY
 fi
 if [ "$STAGE" -le 3 ]; then
@@ -55,6 +66,10 @@ if [ "$STAGE" -le 5 ]; then
   $SR speakers evaluate "$MODEL" "$EXP/report" --test "$DATA/test.jsonl" \
     --verify "$DATA/unseen.jsonl" --cohort "$DATA/train.jsonl" \
     | tee "$EXP/results.txt"
+  # identification among speakers never heard in training, enrolled from ENROLL_UTTS recordings
+  $SR speakers evaluate "$MODEL" "$EXP/report_unseen_id" --test "$DATA/unseen_probe.jsonl" \
+    --enroll "$DATA/unseen_enroll.jsonl" | sed "s/^identification/unseen speakers, $ENROLL_UTTS enrollment recordings each: identification/" \
+    | grep -v '^report' | tee -a "$EXP/results.txt"
 fi
 if [ "$STAGE" -le 6 ] && [ "${BUNDLE:-0}" = 1 ]; then
   $PY - "$MODEL" "$EXP/bundle-float.pt" "$NUM_VOICES" <<'PY'

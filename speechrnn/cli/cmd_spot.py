@@ -67,14 +67,25 @@ def run_spot(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    from ..kws.evaluate import evaluate_keywords
+    from ..errors import ConfigError
+    from ..kws.evaluate import evaluate_keywords, evaluate_open_vocabulary
 
-    r = evaluate_keywords(args.model, args.test, args.out_dir, negatives=args.negatives,
-                          dev_negatives=args.dev_negatives, fa_per_hour=args.fa_per_hour,
-                          detector=_detector(args), max_negative_hours=args.max_negative_hours)
-    print(f"accuracy {100 * r['accuracy']:.2f}% on {r['test_utterances']} clips ("
-          + ", ".join(f"{g} {100 * e['accuracy']:.1f}% of {e['clips']}" for g, e in r["per_engine_accuracy"].items())
-          + ")")
+    if args.open_vocab:
+        if not args.negatives:
+            raise ConfigError("kws evaluate --open-vocab: give --negatives (there is no accuracy to report)")
+        r = evaluate_open_vocabulary(args.model, args.test, args.out_dir, negatives=args.negatives,
+                                     keywords=args.keywords, dev_negatives=args.dev_negatives,
+                                     fa_per_hour=args.fa_per_hour, max_negative_hours=args.max_negative_hours,
+                                     whole_words=not args.substrings)
+        print(f"open-vocabulary search ({'whole words' if r['whole_words'] else 'also inside words'}) "
+              f"over {', '.join(r['keywords'])}")
+    else:
+        r = evaluate_keywords(args.model, args.test, args.out_dir, negatives=args.negatives,
+                              dev_negatives=args.dev_negatives, fa_per_hour=args.fa_per_hour,
+                              detector=_detector(args), max_negative_hours=args.max_negative_hours)
+        print(f"accuracy {100 * r['accuracy']:.2f}% on {r['test_utterances']} clips ("
+              + ", ".join(f"{g} {100 * e['accuracy']:.1f}% of {e['clips']}"
+                          for g, e in r["per_engine_accuracy"].items()) + ")")
     fa = r.get("false_alarms")
     if fa:
         print(f"FRR {100 * fa['frr_at_target']:.2f}% at {fa['fa_per_hour_target']:g} FA/h "
@@ -83,7 +94,8 @@ def run_evaluate(args) -> int:
     if cal:
         print(f"calibrated threshold {cal['threshold']:.4f}: test FRR {100 * cal['test_frr']:.2f}%, "
               f"{cal['test_fa_per_hour']:.2f} FA/h")
-    print(f"report: {args.out_dir}/report.json (+ confusion.png{', det.png' if fa else ''})")
+    plots = ", ".join((["confusion.png"] if not args.open_vocab else []) + (["det.png"] if fa else []))
+    print(f"report: {args.out_dir}/report.json" + (f" (+ {plots})" if plots else ""))
     return 0
 
 
@@ -148,13 +160,18 @@ def register(sub) -> None:
     ks = k.add_subparsers(dest="kws_command", metavar="COMMAND")
     ks.required = True
     e = ks.add_parser("evaluate", help="accuracy, confusion, FRR at FA/h, DET (JSON + PNG)")
-    e.add_argument("model", help="keywords model file")
+    e.add_argument("model", help="keywords model file (with --open-vocab: a transcription model)")
     e.add_argument("test", help="labelled test manifest (JSONL)")
     e.add_argument("--negatives", help="manifest of keyword-free speech/noise for false alarms per hour")
     e.add_argument("--dev-negatives", help="manifest of keyword-free audio to calibrate the threshold on")
     e.add_argument("--fa-per-hour", type=float, default=1.0, help="operating point (default 1)")
     e.add_argument("--max-negative-hours", type=float, help="use at most this much negative audio")
     e.add_argument("--out-dir", default="kws_report", help="report folder (default kws_report)")
+    e.add_argument("--open-vocab", action="store_true",
+                   help="score open-vocabulary CTC search with a transcription MODEL instead (FRR/FA only)")
+    e.add_argument("--keywords", nargs="+", help="with --open-vocab: words to search (default: the test labels)")
+    e.add_argument("--substrings", action="store_true",
+                   help="with --open-vocab: also count a keyword spelled inside a longer word ('go' in 'gone')")
     _add_detector_args(e)
     e.set_defaults(func=run_evaluate)
 

@@ -9,20 +9,21 @@ symbol; ``labels[0]`` is the blank, ``" "`` separates words).
   hotwords (pyctcdecode), decoders cached per setting.
 - :func:`align_words` - word start/end times + confidence by forced alignment.
 - :func:`keyword_scores` / :func:`keyword_search` - open-vocabulary keyword
-  spotting by a wildcard-start CTC Viterbi pass.
+  spotting by a wildcard-start CTC Viterbi pass (:func:`at_word_boundaries`
+  keeps whole-word matches only).
 - :class:`DecodingConfig` + :func:`decode` - config-driven batch decoding.
 """
 from .align import align_tokens, align_words
 from .beam import beam_search, beam_search_batch, clear_caches
 from .decoder import DecodingConfig, decode, load_lexicon
 from .greedy import greedy_decode, greedy_score
-from .keywords import KeywordScores, find_detections, keyword_scores, keyword_search
+from .keywords import KeywordScores, at_word_boundaries, find_detections, keyword_scores, keyword_search
 from .labels import ids_to_text, text_to_ids
 from .results import DecodeResult, DecodingError, Detection, Word
 
 __all__ = [
     "DecodeResult", "DecodingConfig", "DecodingError", "Detection", "KeywordScores", "Word",
-    "align_tokens", "align_words", "beam_search", "beam_search_batch", "clear_caches", "decode",
+    "align_tokens", "align_words", "at_word_boundaries", "beam_search", "beam_search_batch", "clear_caches", "decode",
     "find_detections", "greedy_decode", "greedy_score", "ids_to_text", "keyword_scores",
     "keyword_search", "load_lexicon", "text_to_ids",
 ]

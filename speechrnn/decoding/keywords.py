@@ -15,7 +15,7 @@ and so score far below present ones.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -91,21 +91,51 @@ def keyword_scores(log_probs, keyword_ids: Sequence[int], blank: int = 0) -> Key
     return KeywordScores(scores / kw.size, starts)
 
 
-def find_detections(ks: KeywordScores, threshold: float) -> list[Detection]:
+def find_detections(ks: KeywordScores, threshold: float,
+                    accept: Callable[[int, int], bool] | None = None) -> list[Detection]:
     """Non-overlapping detections with score >= ``threshold``, best first chosen, sorted by start.
 
-    Candidates are end frames ``t`` with ``ks.scores[t] >= threshold``; the best
-    candidate is kept, candidates whose span ``[starts[t], t]`` overlaps a kept
-    one are dropped, and so on.
+    Candidates are end frames ``t`` with ``ks.scores[t] >= threshold`` (and, with ``accept``,
+    ``accept(start, t)`` true); the best candidate is kept, candidates whose span
+    ``[starts[t], t]`` overlaps a kept one are dropped, and so on.
     """
     cand = np.flatnonzero(np.isfinite(ks.scores) & (ks.scores >= threshold))
     order = cand[np.argsort(-ks.scores[cand], kind="stable")]
     kept: list[Detection] = []
     for t in order:
         s = int(ks.starts[t])
-        if all(t < d.start or s > d.end for d in kept):
+        if all(t < d.start or s > d.end for d in kept) and (accept is None or accept(s, int(t))):
             kept.append(Detection(start=s, end=int(t), score=float(ks.scores[t])))
     return sorted(kept, key=lambda d: d.start)
+
+
+def at_word_boundaries(best_ids: np.ndarray, start: int, end: int, keyword_ids: Sequence[int],
+                       space: int, blank: int = 0, pause: int | None = None) -> bool:
+    """Whether a keyword match over frames ``[start, end]`` is a whole word of the best path.
+
+    The wildcard-start search also matches a keyword spelled *inside* a longer word ("go" in
+    "gone", "on" in "one"). A match is a whole word when, on the best path ``best_ids`` (the
+    per-frame argmax, ``(T,)``), the nearest non-blank token before it is a space, or is at
+    least ``pause`` blank frames away, or there is none (the start of the audio or of the
+    search window); and likewise after it. The rest of the first token's run before ``start``
+    and of the last token's run after ``end`` belong to the match (Viterbi may start or end
+    inside a run) and are skipped.
+    """
+    best = np.asarray(best_ids)
+    first, last = keyword_ids[0], keyword_ids[-1]
+    before = np.flatnonzero(best[:start] != blank)
+    i, edge = before.size, start
+    while i and best[before[i - 1]] == first:
+        i -= 1
+        edge = before[i]
+    if i and best[before[i - 1]] != space and (pause is None or edge - before[i - 1] - 1 < pause):
+        return False
+    after = end + 1 + np.flatnonzero(best[end + 1:] != blank)
+    j, edge = 0, end
+    while j < after.size and best[after[j]] == last:
+        edge = after[j]
+        j += 1
+    return j == after.size or best[after[j]] == space or (pause is not None and after[j] - edge - 1 >= pause)
 
 
 def keyword_search(

@@ -111,6 +111,76 @@ def _downsample(x: np.ndarray, n: int = 200) -> list[float]:
     return [float(v) for v in x[np.linspace(0, x.size - 1, n).round().astype(int)]]
 
 
+def _keyword_clips(utts, keywords, manifest) -> list:
+    pos = [u for u in utts if u.label in keywords]
+    if not pos:
+        raise ConfigError(f"{manifest}: no keyword clips to measure false rejections on")
+    return pos
+
+
+def load_negatives(path, keywords, max_hours: float | None = None) -> tuple[list, dict]:
+    """Keyword-free utterances of a manifest (at most ``max_hours``, manifest order) and a
+    summary of what was kept."""
+    from ..data import read_manifest
+
+    utts, dropped = keyword_free(read_manifest(path), keywords)
+    if max_hours is not None:
+        total, kept = 0.0, []
+        for u in utts:
+            if total >= max_hours * 3600:
+                break
+            kept.append(u)
+            total += u.duration or 0.0
+        utts = kept
+    if not utts:
+        raise ConfigError(f"{path}: no keyword-free utterances")
+    return utts, {"manifest": str(path), "utterances": len(utts), "dropped_with_keyword": dropped}
+
+
+def detection_report(pos, pos_labels, score_negatives, keywords, out: Path, *, negatives, dev_negatives=None,
+                     fa_per_hour: float = 1.0, floor: float = 0.05,
+                     max_negative_hours: float | None = None) -> dict:
+    """``false_alarms`` (+ ``calibration``) sections of a report, and ``det.png`` in ``out``.
+
+    Parameters
+    ----------
+    pos : np.ndarray, shape (P,)
+        Score of each keyword clip for its own keyword.
+    pos_labels : list of str, length P
+        That keyword (for the per-keyword FRR at the target rate).
+    score_negatives : callable
+        ``utts -> (event peak scores (N,), hours)`` of the utterances streamed back to back.
+    """
+    from ..metrics import frr_at_fa_per_hour, kws_det_curve, threshold_for_fa_rate
+    from ..plots import plot_det
+
+    def scored(path):
+        utts, info = load_negatives(path, keywords, max_negative_hours)
+        scores, hours = score_negatives(utts)
+        return scores, hours, {**info, "hours": round(hours, 4)}
+
+    neg, hours, info = scored(negatives)
+    frr, thr = frr_at_fa_per_hour(pos, neg, hours, fa_per_hour)
+    fa, frr_curve, _ = kws_det_curve(pos, neg, hours)
+    rep = {"false_alarms": {
+        **info, "fa_per_hour_target": fa_per_hour, "frr_at_target": frr, "threshold_at_target": thr,
+        "keyword_clips": len(pos), "candidate_events": int(neg.size), "floor": floor,
+        "frr_per_keyword": {k: float(np.mean([p < thr for p, lb in zip(pos, pos_labels) if lb == k]))
+                            for k in sorted(set(pos_labels))},
+        "det": {"fa_per_hour": _downsample(fa), "frr": _downsample(frr_curve)},
+    }}
+    if dev_negatives:
+        dneg, dhours, dinfo = scored(dev_negatives)
+        cal = min(max(threshold_for_fa_rate(dneg, dhours, fa_per_hour), floor), 1.0)
+        rep["calibration"] = {**dinfo, "threshold": cal, "test_frr": float((pos < cal).mean()),
+                              "test_fa_per_hour": float((neg >= cal).sum() / hours)}
+    # log axes need points with both coordinates > 0 (plot_det fails otherwise)
+    log_axes = bool(((fa > 0) & (frr_curve > 0)).any())
+    plot_det({"test": (fa, frr_curve)}, out / "det.png", title=f"FRR {frr:.3f} at {fa_per_hour:g} FA/h",
+             log_x=log_axes, log_y=log_axes)
+    return rep
+
+
 def evaluate_keywords(model_path, test_manifest, out_dir, *, negatives=None, dev_negatives=None,
                       fa_per_hour: float = 1.0, detector: DetectorConfig | None = None,
                       floor: float = 0.05, max_negative_hours: float | None = None) -> dict:
@@ -138,10 +208,9 @@ def evaluate_keywords(model_path, test_manifest, out_dir, *, negatives=None, dev
     dict, the report.
     """
     from ..data import read_manifest
-    from ..metrics import accuracy, confusion_matrix, frr_at_fa_per_hour, kws_det_curve
-    from ..metrics import threshold_for_fa_rate
+    from ..metrics import accuracy, confusion_matrix
     from ..models import load_model
-    from ..plots import plot_confusion, plot_det
+    from ..plots import plot_confusion
     from ..tasks.keywords import KeywordTask
 
     model = load_model(model_path)
@@ -167,47 +236,88 @@ def evaluate_keywords(model_path, test_manifest, out_dir, *, negatives=None, dev
     if negatives:
         clf = WindowClassifier(model, int(round(cfg.window_s * model.feature_cfg.sample_rate)),
                                cfg.batch_windows)
-        pos_utts = [u for u in utts if u.label in keywords]
-        if not pos_utts:
-            raise ConfigError(f"{test_manifest}: no keyword clips to measure false rejections on")
+        pos_utts = _keyword_clips(utts, keywords, test_manifest)
         pos = positive_scores(clf, classes, keywords, cfg, pos_utts)
+        report.update(detection_report(
+            pos, [u.label for u in pos_utts], lambda us: negative_scores(clf, classes, keywords, cfg, us, floor), keywords, out,
+            negatives=negatives, dev_negatives=dev_negatives, fa_per_hour=fa_per_hour, floor=floor,
+            max_negative_hours=max_negative_hours))
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
 
-        def load_negatives(path):
-            neg_utts, dropped = keyword_free(read_manifest(path), keywords)
-            if max_negative_hours is not None:
-                total, kept = 0.0, []
-                for u in neg_utts:
-                    if total >= max_negative_hours * 3600:
-                        break
-                    kept.append(u)
-                    total += u.duration or 0.0
-                neg_utts = kept
-            if not neg_utts:
-                raise ConfigError(f"{path}: no keyword-free utterances")
-            scores, hours = negative_scores(clf, classes, keywords, cfg, neg_utts, floor)
-            return scores, hours, {"manifest": str(path), "utterances": len(neg_utts),
-                                   "dropped_with_keyword": dropped, "hours": round(hours, 4)}
 
-        neg, hours, info = load_negatives(negatives)
-        frr, thr = frr_at_fa_per_hour(pos, neg, hours, fa_per_hour)
-        fa, frr_curve, _ = kws_det_curve(pos, neg, hours)
-        report["false_alarms"] = {
-            **info, "fa_per_hour_target": fa_per_hour, "frr_at_target": frr, "threshold_at_target": thr,
-            "keyword_clips": len(pos), "candidate_events": int(neg.size), "floor": floor,
-            "det": {"fa_per_hour": _downsample(fa), "frr": _downsample(frr_curve)},
-        }
-        curves = {"test": (fa, frr_curve)}
-        if dev_negatives:
-            dneg, dhours, dinfo = load_negatives(dev_negatives)
-            cal = min(max(threshold_for_fa_rate(dneg, dhours, fa_per_hour), floor), 1.0)
-            report["calibration"] = {
-                **dinfo, "threshold": cal,
-                "test_frr": float((pos < cal).mean()),
-                "test_fa_per_hour": float((neg >= cal).sum() / hours),
-            }
-        # log axes need points with both coordinates > 0 (plot_det fails otherwise)
-        log_axes = bool(((fa > 0) & (frr_curve > 0)).any())
-        plot_det(curves, out / "det.png", title=f"FRR {frr:.3f} at {fa_per_hour:g} FA/h",
-                 log_x=log_axes, log_y=log_axes)
+def openvocab_positive_scores(model, utts, pad_s: float = 0.5, sample_rate: int = 16000,
+                              whole_words: bool = True) -> np.ndarray:
+    """Best open-vocabulary score of each clip's own keyword (its ``label``), ``(P,)``, each clip
+    padded with ``pad_s`` of silence on both sides as for the classifier."""
+    from ..data import AudioDataset
+    from .openvocab import OpenVocabularyStream
+
+    ds = AudioDataset(utts, sample_rate=sample_rate)
+    pad = np.zeros(int(round(pad_s * sample_rate)), dtype=np.float32)
+    scores = []
+    for i, u in enumerate(utts):
+        stream = OpenVocabularyStream(model, [u.label], threshold=1e-12, whole_words=whole_words)
+        dets = [d for x in (pad, ds[i]["waveform"].numpy(), pad) for d in stream.feed(x)] + stream.finish()
+        scores.append(max((d.score for d in dets), default=0.0))
+    return np.asarray(scores)
+
+
+def openvocab_negative_scores(model, keywords, utts, floor: float = 0.05, sample_rate: int = 16000,
+                              whole_words: bool = True) -> tuple[np.ndarray, float]:
+    """Scores of every open-vocabulary match at ``floor`` on the utterances joined, and the hours."""
+    from ..data import AudioDataset
+    from .openvocab import OpenVocabularyStream
+
+    ds = AudioDataset(utts, sample_rate=sample_rate)
+    stream = OpenVocabularyStream(model, keywords, threshold=floor, whole_words=whole_words)
+    dets = [d for i in range(len(utts)) for d in stream.feed(ds[i]["waveform"].numpy())] + stream.finish()
+    return np.asarray([d.score for d in dets]), sum(ds.durations()) / 3600.0
+
+
+def evaluate_open_vocabulary(model_path, test_manifest, out_dir, *, negatives, keywords=None,
+                             dev_negatives=None, fa_per_hour: float = 1.0, floor: float = 0.05,
+                             max_negative_hours: float | None = None, whole_words: bool = True) -> dict:
+    """FRR at a false-alarm rate of open-vocabulary CTC keyword search, on the same clips and
+    negatives as :func:`evaluate_keywords`, so the two approaches compare side by side.
+
+    Parameters
+    ----------
+    model_path : path
+        A ``transcription`` (CTC) checkpoint; nothing is trained per keyword.
+    test_manifest : path
+        Labelled keyword clips; only clips whose label is one of ``keywords`` are scored.
+    keywords : list of str, optional
+        Default: every label of the test manifest except ``_unknown_`` and ``_silence_``.
+    whole_words : bool
+        Count only whole-word matches (:class:`~speechrnn.kws.OpenVocabularyStream`).
+    Other parameters as :func:`evaluate_keywords`. Scores are ``exp`` of the mean token
+    log-posterior (:mod:`speechrnn.kws.openvocab`), so thresholds are not the classifier's.
+
+    Returns
+    -------
+    dict, the report (``report.json`` and ``det.png`` in ``out_dir``).
+    """
+    from ..data import read_manifest
+    from ..models import load_model
+
+    model = load_model(model_path)
+    if model.task != "transcription":
+        raise ConfigError(f"{model_path}: a {model.task!r} model; open-vocabulary search needs a "
+                          "transcription (CTC) model")
+    utts = read_manifest(test_manifest)
+    keywords = sorted(keywords or {u.label for u in utts if u.label and not u.label.startswith("_")})
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sr = model.feature_cfg.sample_rate
+    pos_utts = _keyword_clips(utts, keywords, test_manifest)
+    pos = openvocab_positive_scores(model, pos_utts, sample_rate=sr, whole_words=whole_words)
+    report = {"model": str(model_path), "method": "open-vocabulary CTC keyword search",
+              "whole_words": whole_words, "test_manifest": str(test_manifest), "keywords": keywords}
+    report.update(detection_report(
+        pos, [u.label for u in pos_utts],
+        lambda us: openvocab_negative_scores(model, keywords, us, floor, sr, whole_words), keywords, out,
+        negatives=negatives, dev_negatives=dev_negatives, fa_per_hour=fa_per_hour, floor=floor,
+        max_negative_hours=max_negative_hours))
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report

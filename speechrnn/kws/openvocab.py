@@ -5,7 +5,9 @@ windows (:class:`speechrnn.inference.chunking.ChunkedCTC`, the Recognizer's chun
 and every keyword is scored with a wildcard-start CTC Viterbi pass
 (:func:`speechrnn.decoding.keyword_scores`). Scores are reported as ``exp`` of the mean
 log-posterior per keyword token, in (0, 1], so one threshold scale serves both this and the
-classifier detector.
+classifier detector. By default only whole words count: a match whose neighbouring best-path
+characters are letters ("go" in "gone") is dropped
+(:func:`speechrnn.decoding.at_word_boundaries`).
 
 Streams are searched incrementally: at each step only the frames after the last finalized
 frame, plus ``lookback_s`` seconds before them, are searched; a match is final once it ends
@@ -37,7 +39,8 @@ def keyword_token_ids(tokenizer, keyword: str) -> list[int]:
 
 
 def search_log_probs(log_probs, keywords: dict[str, list[int]], threshold: float,
-                     frame_shift_s: float, frame_offset: int = 0) -> list[KeywordDetection]:
+                     frame_shift_s: float, frame_offset: int = 0,
+                     space: int | None = None, pause_s: float = 0.25) -> list[KeywordDetection]:
     """Detections of every keyword in CTC log-probabilities ``(T, V)``.
 
     Parameters
@@ -50,18 +53,28 @@ def search_log_probs(log_probs, keywords: dict[str, list[int]], threshold: float
         Seconds per frame.
     frame_offset : int
         Global index of frame 0 (times are reported from the stream's start).
+    space : int, optional
+        Token id of the word separator: keep whole-word matches only
+        (:func:`speechrnn.decoding.at_word_boundaries`); ``None`` also keeps matches inside
+        longer words.
+    pause_s : float
+        With ``space``: blank-only seconds that also separate words (a pause).
 
     Returns
     -------
     list[KeywordDetection], sorted by start time. Overlapping matches of the same keyword
     keep the best one (:func:`speechrnn.decoding.find_detections`).
     """
-    from ..decoding import find_detections
+    from ..decoding import at_word_boundaries, find_detections
 
     log_thr = math.log(threshold) if threshold > 0 else -math.inf
+    best = None if space is None else np.asarray(torch.as_tensor(log_probs).argmax(-1))  # (T,)
+    pause = max(1, int(round(pause_s / frame_shift_s)))
     out = []
     for word, ids in keywords.items():
-        for d in find_detections(keyword_scores(log_probs, ids), log_thr):
+        accept = None if best is None else (
+            lambda s, e, ids=ids: at_word_boundaries(best, s, e, ids, space, pause=pause))
+        for d in find_detections(keyword_scores(log_probs, ids), log_thr, accept):
             out.append(KeywordDetection(word, (d.start + frame_offset) * frame_shift_s,
                                         (d.end + 1 + frame_offset) * frame_shift_s, math.exp(d.score)))
     return sorted(out, key=lambda d: (d.start, d.keyword))
@@ -83,10 +96,15 @@ class OpenVocabularyStream:
     lookback_s, settle_s : float
         Frames re-searched before the unfinalized region / how old a match end must be to be
         final (both at least the longest keyword's duration is wise).
+    whole_words : bool
+        Report a keyword only as a whole word (not "go" inside "gone"; see
+        :func:`speechrnn.decoding.at_word_boundaries`); needs a character tokenizer with a
+        space symbol, otherwise every match is kept.
     """
 
     def __init__(self, model, keywords, threshold: float = 0.3, *, chunk_s: float = 10.0,
-                 context_s: float = 1.0, lookback_s: float = 3.0, settle_s: float = 1.0):
+                 context_s: float = 1.0, lookback_s: float = 3.0, settle_s: float = 1.0,
+                 whole_words: bool = True):
         from ..inference.chunking import ChunkedCTC
         from ..text import tokenizer_from_dict
 
@@ -100,6 +118,8 @@ class OpenVocabularyStream:
         tok = tokenizer_from_dict(model.labels)
         self.keywords = {k: keyword_token_ids(tok, k) for k in keywords}
         self.threshold = threshold
+        symbols = getattr(tok, "symbols", None) or []
+        self._space = symbols.index(" ") + 1 if whole_words and " " in symbols else None
         enc = model.encoder.cfg
         factor = 1 if enc.subsampling == "none" else enc.subsampling_factor
         unit = model.frontend.hop_length * factor  # samples per output frame
@@ -120,7 +140,7 @@ class OpenVocabularyStream:
         limit = n if final else n - self._settle  # matches must end before this frame
         if limit <= 0:
             return []
-        dets = search_log_probs(lp, self.keywords, self.threshold, self.shift, self._offset)
+        dets = search_log_probs(lp, self.keywords, self.threshold, self.shift, self._offset, self._space)
         out = []
         for d in dets:
             end_frame = int(round(d.end / self.shift)) - self._offset

@@ -43,12 +43,13 @@ import numpy as np
 from ..errors import ConfigError, SynthesisError
 from .augment import AugmentConfig
 from .build import Job, check_out_dir, colored_noise_file, mix_babble_file, run_jobs
-from .voices import speaker_identity
+from .voices import speaker_identity, split_voices
 
 __all__ = ["TranscriptionConfig", "KeywordConfig", "SpeakerConfig", "build_transcription",
            "build_keywords", "build_speakers", "DEFAULT_KEYWORDS"]
 
 DEFAULT_KEYWORDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+DEV_MIN_SPEAKERS = 4  # an engine gives keyword validation speakers only if it has this many
 
 
 @dataclass
@@ -89,7 +90,7 @@ class KeywordConfig(_Common):
     keywords: list[str] = field(default_factory=lambda: list(DEFAULT_KEYWORDS))
     unknown_words: int = 20                 # distinct non-keyword words
     unknown_fraction: float = 0.5           # unknown clips, as a fraction of all keyword clips
-    dev_fraction: float = 0.1               # share of training voices put in validation_list
+    dev_fraction: float = 0.1               # share of training speakers put in validation_list
     noise_seconds: float = 30.0             # length of each _background_noise_ file
     silence_per_split: float = 0.1          # _silence_ items as a fraction of each split
     test_seen_share: float = 0.05           # clips of training voices held out as test_seen
@@ -127,7 +128,7 @@ def _size(hours, num) -> None:
 
 # --------------------------------------------------------------------------- helpers
 def _voices(cfg: _Common):
-    from .voices import list_voices, select_voices, split_voices
+    from .voices import list_voices, select_voices
 
     report = list_voices()
     chosen = select_voices(report.voices, cfg.voices)
@@ -258,10 +259,12 @@ def build_keywords(out_dir, cfg: KeywordConfig) -> dict:
     pool = [w for w in vocabulary(sents) if w.isalpha() and 3 <= len(w) <= 8 and w not in kws]
     unknown = sorted(pool[int(i)] for i in rng.choice(len(pool), size=min(cfg.unknown_words, len(pool)),
                                                         replace=False))
-    order = rng.permutation(len(train_v))
-    n_dev_v = int(round(cfg.dev_fraction * len(train_v))) if len(train_v) > 1 else 0
-    dev_v = [train_v[i] for i in sorted(order[:n_dev_v])]
-    fit_v = [train_v[i] for i in sorted(order[n_dev_v:])]
+    # validation speakers are whole speakers too (never a heard timbre in another accent), taken
+    # only from engines with many of them: the few recorded humans all stay in training
+    # (with only small engines installed, one speaker per engine is the best available)
+    fit_v, dev_v = split_voices(train_v, cfg.dev_fraction, cfg.seed + 1, min_speakers=DEV_MIN_SPEAKERS)
+    if not dev_v and cfg.dev_fraction > 0:
+        fit_v, dev_v = split_voices(train_v, cfg.dev_fraction, cfg.seed + 1)
     shares = {"train": 0.8, "dev": 0.1, "test": 0.1, "test_seen": cfg.test_seen_share}
     groups = [("train", fit_v), ("dev", dev_v), ("test", held_v), ("test_seen", fit_v)]
     groups = [(s, vs) for s, vs in groups if vs and shares[s] > 0]

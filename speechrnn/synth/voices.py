@@ -151,7 +151,8 @@ def speaker_identity(voice) -> str:
     return voice.id
 
 
-def split_voices(voices: list[Voice], held_out: float | int, seed: int = 0) -> tuple[list[Voice], list[Voice]]:
+def split_voices(voices: list[Voice], held_out: float | int, seed: int = 0,
+                 min_speakers: int = 2) -> tuple[list[Voice], list[Voice]]:
     """Split into (training voices, held-out voices) by *speaker*, per engine, deterministically.
 
     Whole speakers (:func:`speaker_identity`) are held out, never single voices: an espeak-ng
@@ -162,9 +163,13 @@ def split_voices(voices: list[Voice], held_out: float | int, seed: int = 0) -> t
     ----------
     held_out : float or int
         Fraction of each engine's speakers (float in ``[0, 1)``) or a total count of speakers
-        (int). An engine with at least two speakers keeps at least one on each side; an engine
-        with a single speaker stays in training. A speaker spanning engines is filed under the
-        first of them alphabetically.
+        (int). An engine with at least ``min_speakers`` speakers keeps at least one on each
+        side; an engine with fewer stays in training. A speaker spanning engines is filed under
+        the first of them alphabetically.
+    min_speakers : int
+        Smallest engine (in speakers) that gives any speaker to the held-out side. The default
+        2 holds out one of two; a validation split taken from training speakers uses a larger
+        value so that engines with only a few recorded humans keep them all for training.
     """
     rng = np.random.default_rng(seed)
     by_who: dict[str, list[Voice]] = {}
@@ -182,7 +187,7 @@ def split_voices(voices: list[Voice], held_out: float | int, seed: int = 0) -> t
             k = int(round(held_out * len(g)))
         else:
             k = int(round(held_out * len(g) / max(total, 1)))
-        if len(g) >= 2 and held_out:
+        if len(g) >= max(min_speakers, 2) and held_out:
             k = min(max(k, 1), len(g) - 1)
         else:
             k = 0
