@@ -4,7 +4,8 @@
 # Stages: 1 synthesize keywords (Speech Commands layout + manifests), 2 synthesize keyword-free
 # sentences (+ 2 h of calibration negatives from another text source), 3 add 1 s windows of half of them to training as _unknown_ (hard negatives),
 # 4 train (shared Trainer), 5 evaluate on unseen voices (accuracy, confusion, FRR @ 1 FA/h on the
-# other half, DET) and on new clips of the training voices (accuracy, exp/kws_synth/report_seen).
+# other half, DET) and on new clips of the training voices (accuracy, exp/kws_synth/report_seen),
+# 6 the same FRR/FA measurement for open-vocabulary CTC search (exp/kws_synth/report_openvocab).
 # Re-running resumes every stage (synthesis fills gaps, training resumes from last.pt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -46,3 +47,8 @@ $PY -m speechrnn kws evaluate exp/kws_synth/best.pt data/kws_synth/test.jsonl \
     --fa-per-hour 1 --out-dir exp/kws_synth/report
 $PY -m speechrnn kws evaluate exp/kws_synth/best.pt data/kws_synth/test_seen.jsonl \
     --out-dir exp/kws_synth/report_seen
+# the other design, on the same clips and negatives: open-vocabulary CTC keyword search with the
+# bundled transcription model (its held-out speakers are the same), no keyword training at all
+$PY -m speechrnn kws evaluate --open-vocab "${OPENVOCAB_MODEL:-speechrnn/assets/models/en-char-bilstm.pt}" \
+    data/kws_synth/test.jsonl --negatives "$D/kws_fa_test.jsonl" --dev-negatives "$DEV_NEG" \
+    --fa-per-hour 1 --out-dir exp/kws_synth/report_openvocab
