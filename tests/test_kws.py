@@ -208,7 +208,8 @@ def test_open_vocabulary_scores_for_frr_at_fa_per_hour(tmp_path):
     scores = openvocab_positive_scores(m, pos)
     assert scores[0] > 0.95 and scores[1] > 0.95 and scores[2] < 0.5
     negs = [clip("n1", word("hello") + word("there"), text="hello there"),
-            clip("n2", word("gone"), text="gone"), clip("n3", [(None, 30), ("s", 3), ("t", 3), ("a", 1), ("p", 3), (None, 30)], text="stap")]
+            clip("n2", word("gone"), text="gone"),
+            clip("n3", [(None, 30), ("s", 3), ("t", 3), ("a", 1), ("p", 3), (None, 30)], text="stap")]
     write_manifest(tmp_path / "neg.jsonl", negs)
     neg_scores, hours = openvocab_negative_scores(m, ["go", "stop"], negs)  # whole words only
     assert hours == pytest.approx(sum(u.duration for u in negs) / 3600)
@@ -274,7 +275,8 @@ def test_cli_kws_evaluate_open_vocab_with_the_bundled_transcription_model(tmp_pa
 
     write_manifest(tmp_path / "test.jsonl", [say("k1", "stop", label="stop"), say("k2", "yes", label="yes"),
                                              say("u1", "table", label="_unknown_")])
-    write_manifest(tmp_path / "neg.jsonl", [say("n1", "the window was open all morning", text="the window was open all morning"),
+    sentence = "the window was open all morning"
+    write_manifest(tmp_path / "neg.jsonl", [say("n1", sentence, text=sentence),
                                             say("n2", "please stop here", text="please stop here")])  # dropped
     model = str(default_model_path("transcription"))
     args = ["kws", "evaluate", "--open-vocab", model, str(tmp_path / "test.jsonl")]

@@ -15,6 +15,10 @@ Measured (``speechrnn kws evaluate MODEL TEST_MANIFEST --negatives NEG_MANIFEST`
   refractory period).
 * **threshold calibration**: with ``dev_negatives`` the threshold for ``fa_per_hour`` is chosen on
   them and the report also gives the test FRR and FA/h at that threshold.
+
+:func:`evaluate_open_vocabulary` makes the same FRR/FA measurement (:func:`detection_report`)
+for open-vocabulary CTC search with a transcription model, on the same clips and negatives
+(``speechrnn kws evaluate --open-vocab``), so the two designs compare side by side.
 """
 from __future__ import annotations
 
@@ -239,7 +243,8 @@ def evaluate_keywords(model_path, test_manifest, out_dir, *, negatives=None, dev
         pos_utts = _keyword_clips(utts, keywords, test_manifest)
         pos = positive_scores(clf, classes, keywords, cfg, pos_utts)
         report.update(detection_report(
-            pos, [u.label for u in pos_utts], lambda us: negative_scores(clf, classes, keywords, cfg, us, floor), keywords, out,
+            pos, [u.label for u in pos_utts],
+            lambda us: negative_scores(clf, classes, keywords, cfg, us, floor), keywords, out,
             negatives=negatives, dev_negatives=dev_negatives, fa_per_hour=fa_per_hour, floor=floor,
             max_negative_hours=max_negative_hours))
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
