@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,7 @@ from .errors import (
     NotAudioError,
     UnsupportedFormatError,
 )
+from .fileio import atomic_write
 
 __all__ = [
     "SAMPLE_RATE",
@@ -456,14 +456,5 @@ def write_audio(path: str | os.PathLike, samples: Any, sample_rate: int = SAMPLE
     if not np.isfinite(x).all():
         raise InvalidSamplesError(path, "refusing to write NaN/infinite samples")
     x = np.clip(x, -1.0, 1.0)
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            sf.write(fh, x, int(sample_rate), format="WAV", subtype="PCM_16")
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, durable=False) as fh:  # bulk writes (synthesis): no fsync
+        sf.write(fh, x, int(sample_rate), format="WAV", subtype="PCM_16")

@@ -32,14 +32,13 @@ Example
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 
 from .errors import CheckpointError
+from .fileio import atomic_path
 from .models import export_int8, load_model, quantize_dynamic, read_checkpoint
 from .models.checkpoint import atomic_torch_save, build_model_from_checkpoint
 
@@ -161,17 +160,9 @@ def export_torchscript(src, dst, *, int8: bool = False, description: str | None 
         model = quantize_dynamic(model)
     traced = trace_model(model, atol=atol)
     dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # "torch.jit is deprecated"
-            torch.jit.save(traced, tmp, _extra_files={METADATA_FILE: json.dumps(meta)})
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(dst) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # "torch.jit is deprecated"
+        torch.jit.save(traced, str(tmp), _extra_files={METADATA_FILE: json.dumps(meta)})
     return dst
 
 

@@ -35,12 +35,12 @@ import math
 import os
 import shutil
 import subprocess
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import SpeechRNNError
+from .fileio import atomic_write
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
@@ -170,8 +170,7 @@ def write_arpa(probs, backoffs, out_path: str | Path) -> Path:
     order = len(probs)
     grams = [sorted(p) for p in probs]
     grams[0] = [(BOS,)] + grams[0]  # <s> is listed (prob -99) to carry its back-off
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=".arpa-", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    with atomic_write(out_path, "w", encoding="utf-8") as f:
         f.write("\n\\data\\\n")
         for n in range(1, order + 1):
             f.write(f"ngram {n}={len(grams[n - 1])}\n")
@@ -183,7 +182,6 @@ def write_arpa(probs, backoffs, out_path: str | Path) -> Path:
                 tail = f"\t{_log10(bo)}" if bo is not None else ""
                 f.write(f"{logp}\t{' '.join(g)}{tail}\n")
         f.write("\n\\end\\\n")
-    os.replace(tmp, out_path)
     return out_path
 
 

@@ -30,13 +30,13 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ManifestError, ManifestNotFoundError
+from ..fileio import atomic_write
 
 __all__ = [
     "Utterance",
@@ -257,14 +257,8 @@ def write_manifest(path: str | os.PathLike, utts: Iterable[Utterance]) -> None:
         lines.append(json.dumps(rec, ensure_ascii=False))
     if problems:
         raise ManifestError(path, problems)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + ("\n" if lines else ""))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + ("\n" if lines else ""))
 
 
 def filter_by_duration(

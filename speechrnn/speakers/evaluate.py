@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -26,6 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
+from ..fileio import atomic_write
 from .scoring import all_pairs, cosine_matrix, l2_normalize, pair_scores, snorm_pairs, verification_report
 
 log = logging.getLogger(__name__)
@@ -166,7 +165,5 @@ def evaluate_speakers(checkpoint, out_dir, *, test=None, enroll=None, verify=Non
 
 
 def _write_json(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    with atomic_write(path, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2)
-    os.replace(tmp, path)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -33,6 +32,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..errors import SpeechRNNError
+from ..fileio import atomic_write
 
 FORMAT = "speechrnn-speakers"
 VERSION = 1
@@ -94,17 +94,8 @@ class SpeakerStore:
         if self.path is None:
             self._memory = data
             return
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(self.path, "w", encoding="utf-8") as f:
+            json.dump(data, f)
 
     # ------------------------------------------------------------------ queries
     def names(self) -> list[str]:

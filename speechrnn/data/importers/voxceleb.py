@@ -29,11 +29,11 @@ reads the original ``veri_test*.txt`` format.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import CorpusError, ManifestError
+from ...fileio import atomic_write
 from ..manifest import Utterance
 from .common import (
     audio_duration,
@@ -94,12 +94,8 @@ def read_trials(path: str | os.PathLike) -> list[Trial]:
 
 def write_trials(path: str | os.PathLike, trials: list[Trial]) -> None:
     """Write trials as ``label<TAB>enroll<TAB>test`` lines, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    with atomic_write(path, "w", encoding="utf-8") as f:
         f.writelines(f"{t.label}\t{t.enroll}\t{t.test}\n" for t in trials)
-    os.replace(tmp, path)
 
 
 def voxceleb_trials(corpus_dir: str | os.PathLike, trial_list: str | None = None) -> list[Trial]:
