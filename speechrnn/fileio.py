@@ -10,6 +10,7 @@ to a temporary file in the destination folder, which replaces the destination wi
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_path", "atomic_write"]
+__all__ = ["atomic_path", "atomic_write", "write_json"]
 
 
 def _read_umask() -> int:
@@ -89,3 +90,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, encoding: str | N
                 os.fsync(f.fileno())
     if durable:
         _fsync_dir(Path(path).parent)
+
+
+def write_json(path: str | os.PathLike, data, indent: int = 2) -> None:
+    """Write ``data`` as indented JSON (one trailing newline), atomically."""
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=indent)
+        f.write("\n")

@@ -50,3 +50,14 @@ def test_atomic_path_hands_a_file_name_to_writers(tmp_path):
     with pytest.raises(ValueError, match="mode"):
         with atomic_write(p, "a"):
             pass
+
+
+def test_write_json_is_indented_and_ends_with_a_newline(tmp_path):
+    import json
+
+    from speechrnn.fileio import write_json
+
+    p = tmp_path / "r" / "report.json"
+    write_json(p, {"a": [1, 2]})
+    assert p.read_text().endswith("}\n") and json.loads(p.read_text()) == {"a": [1, 2]}
+    assert '\n  "a"' in p.read_text()

@@ -216,11 +216,11 @@ def test_open_vocabulary_scores_for_frr_at_fa_per_hour(tmp_path):
     assert neg_scores == pytest.approx([np.exp(-8 / 4)], abs=0.01)  # "stap" (one wrong frame)
     anywhere = lambda us: openvocab_negative_scores(m, ["go", "stop"], us, whole_words=False)  # noqa: E731
     assert sorted(anywhere(negs)[0]) == pytest.approx([np.exp(-8 / 4), 0.99], abs=0.01)  # + "go" in "gone"
-    rep = detection_report(scores, [u.label for u in pos], anywhere, ["go", "stop"], tmp_path,
+    rep = detection_report(pos, "test", ["go", "stop"], lambda us: scores, anywhere, tmp_path,
                            negatives=tmp_path / "neg.jsonl", fa_per_hour=0.5 / hours)
     fa = rep["false_alarms"]  # no false alarm allowed: the threshold is above the "gone" match
     assert fa["frr_per_keyword"] == {"go": 1.0, "stop": 1.0} and fa["frr_at_target"] == 1.0
-    rep = detection_report(scores, [u.label for u in pos], anywhere, ["go", "stop"], tmp_path,
+    rep = detection_report(pos, "test", ["go", "stop"], lambda us: scores, anywhere, tmp_path,
                            negatives=tmp_path / "neg.jsonl", fa_per_hour=1.5 / hours)  # one allowed
     assert rep["false_alarms"]["frr_per_keyword"] == {"go": 0.0, "stop": 0.5}
     assert (tmp_path / "det.png").stat().st_size > 1000

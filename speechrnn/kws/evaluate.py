@@ -22,7 +22,6 @@ for open-vocabulary CTC search with a transcription model, on the same clips and
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import asdict
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..fileio import write_json
 from .detector import DetectorConfig, StreamingDetector, WindowClassifier, detect_events
 
 log = logging.getLogger(__name__)
@@ -115,13 +115,6 @@ def _downsample(x: np.ndarray, n: int = 200) -> list[float]:
     return [float(v) for v in x[np.linspace(0, x.size - 1, n).round().astype(int)]]
 
 
-def _keyword_clips(utts, keywords, manifest) -> list:
-    pos = [u for u in utts if u.label in keywords]
-    if not pos:
-        raise ConfigError(f"{manifest}: no keyword clips to measure false rejections on")
-    return pos
-
-
 def load_negatives(path, keywords, max_hours: float | None = None) -> tuple[list, dict]:
     """Keyword-free utterances of a manifest (at most ``max_hours``, manifest order) and a
     summary of what was kept."""
@@ -141,22 +134,28 @@ def load_negatives(path, keywords, max_hours: float | None = None) -> tuple[list
     return utts, {"manifest": str(path), "utterances": len(utts), "dropped_with_keyword": dropped}
 
 
-def detection_report(pos, pos_labels, score_negatives, keywords, out: Path, *, negatives, dev_negatives=None,
-                     fa_per_hour: float = 1.0, floor: float = 0.05,
+def detection_report(utts, manifest, keywords, score_positives, score_negatives, out: Path, *, negatives,
+                     dev_negatives=None, fa_per_hour: float = 1.0, floor: float = 0.05,
                      max_negative_hours: float | None = None) -> dict:
     """``false_alarms`` (+ ``calibration``) sections of a report, and ``det.png`` in ``out``.
 
     Parameters
     ----------
-    pos : np.ndarray, shape (P,)
-        Score of each keyword clip for its own keyword.
-    pos_labels : list of str, length P
-        That keyword (for the per-keyword FRR at the target rate).
+    utts : list of Utterance
+        The test clips (of ``manifest``); those labelled with one of ``keywords`` are scored.
+    score_positives : callable
+        ``clips -> (P,)`` score of each keyword clip for its own keyword.
     score_negatives : callable
         ``utts -> (event peak scores (N,), hours)`` of the utterances streamed back to back.
     """
     from ..metrics import frr_at_fa_per_hour, kws_det_curve, threshold_for_fa_rate
     from ..plots import plot_det
+
+    pos_utts = [u for u in utts if u.label in keywords]
+    if not pos_utts:
+        raise ConfigError(f"{manifest}: no keyword clips to measure false rejections on")
+    pos = np.asarray(score_positives(pos_utts))
+    pos_labels = [u.label for u in pos_utts]
 
     def scored(path):
         utts, info = load_negatives(path, keywords, max_negative_hours)
@@ -240,14 +239,12 @@ def evaluate_keywords(model_path, test_manifest, out_dir, *, negatives=None, dev
     if negatives:
         clf = WindowClassifier(model, int(round(cfg.window_s * model.feature_cfg.sample_rate)),
                                cfg.batch_windows)
-        pos_utts = _keyword_clips(utts, keywords, test_manifest)
-        pos = positive_scores(clf, classes, keywords, cfg, pos_utts)
         report.update(detection_report(
-            pos, [u.label for u in pos_utts],
-            lambda us: negative_scores(clf, classes, keywords, cfg, us, floor), keywords, out,
+            utts, test_manifest, keywords, lambda us: positive_scores(clf, classes, keywords, cfg, us),
+            lambda us: negative_scores(clf, classes, keywords, cfg, us, floor), out,
             negatives=negatives, dev_negatives=dev_negatives, fa_per_hour=fa_per_hour, floor=floor,
             max_negative_hours=max_negative_hours))
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(out / "report.json", report)
     return report
 
 
@@ -315,14 +312,13 @@ def evaluate_open_vocabulary(model_path, test_manifest, out_dir, *, negatives, k
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sr = model.feature_cfg.sample_rate
-    pos_utts = _keyword_clips(utts, keywords, test_manifest)
-    pos = openvocab_positive_scores(model, pos_utts, sample_rate=sr, whole_words=whole_words)
     report = {"model": str(model_path), "method": "open-vocabulary CTC keyword search",
               "whole_words": whole_words, "test_manifest": str(test_manifest), "keywords": keywords}
     report.update(detection_report(
-        pos, [u.label for u in pos_utts],
-        lambda us: openvocab_negative_scores(model, keywords, us, floor, sr, whole_words), keywords, out,
+        utts, test_manifest, keywords,
+        lambda us: openvocab_positive_scores(model, us, sample_rate=sr, whole_words=whole_words),
+        lambda us: openvocab_negative_scores(model, keywords, us, floor, sr, whole_words), out,
         negatives=negatives, dev_negatives=dev_negatives, fa_per_hour=fa_per_hour, floor=floor,
         max_negative_hours=max_negative_hours))
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(out / "report.json", report)
     return report

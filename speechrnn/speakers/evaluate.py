@@ -15,7 +15,6 @@ Example
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Sequence
@@ -24,7 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from ..fileio import atomic_write
+from ..fileio import write_json
 from .scoring import all_pairs, cosine_matrix, l2_normalize, pair_scores, snorm_pairs, verification_report
 
 log = logging.getLogger(__name__)
@@ -160,10 +159,5 @@ def evaluate_speakers(checkpoint, out_dir, *, test=None, enroll=None, verify=Non
         report["verification"] = ver
         report["det_plot"] = str(plot_det(curves, out / "det.png", xlabel="false alarm probability",
                                           ylabel="miss probability", title="speaker verification DET"))
-    _write_json(out / "report.json", report)
+    write_json(out / "report.json", report)
     return report
-
-
-def _write_json(path: Path, data: dict) -> None:
-    with atomic_write(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
