@@ -20,6 +20,7 @@ EXP=${EXP:-exp/speaker_id_synth}
 NUM_VOICES=${NUM_VOICES:-70}
 UTTS=${UTTS:-120}
 VERIFY_VOICES=${VERIFY_VOICES:-30}
+GEN=${GEN:-0}                   # generated espeak-ng timbres added as training-only speakers
 ENROLL_UTTS=${ENROLL_UTTS:-5}   # recordings per unseen speaker enrolled for open-set identification
 STAGE=${STAGE:-1}
 ADATA=$(realpath -m "$DATA")   # absolute, as config paths resolve against the config file
@@ -27,7 +28,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
 if [ "$STAGE" -le 1 ]; then
   $SR synth speakers "$DATA" --num-voices "$NUM_VOICES" --utts-per-voice "$UTTS" \
-    --verify-voices "$VERIFY_VOICES" --seed 0 --no-progress
+    --verify-voices "$VERIFY_VOICES" --generated-timbres "$GEN" --seed 0 --no-progress
 fi
 if [ "$STAGE" -le 2 ]; then   # disjoint voices for calibration and for the unseen-voice test
   $PY - "$DATA" "$ENROLL_UTTS" <<'PY'

@@ -22,6 +22,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-source", default="wordnet", help="wordnet | fortunes | file:PATH")
     p.add_argument("--noise-dir", help="folder of noise recordings mixed in by augmentation")
     p.add_argument("--no-augment", action="store_true", help="write clean audio")
+    p.add_argument("--generated-timbres", type=int, default=0, metavar="N",
+                   help="N random espeak-ng timbres (new speakers) added to the training voices only")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -68,7 +70,7 @@ def _build(args) -> int:
 
     common = {"voices": args.voices, "held_out_voices": args.held_out_voices, "seed": args.seed,
               "jobs": args.jobs, "text_source": args.text_source, "noise_dir": args.noise_dir,
-              "progress": not args.no_progress}
+              "progress": not args.no_progress, "generated_timbres": args.generated_timbres}
     if args.no_augment:
         common["augment"] = {"p_speed": 0.0, "p_reverb": 0.0, "p_telephone": 0.0, "p_noise": 0.0,
                              "p_gain": 0.0, "p_silence": 0.0}

@@ -253,12 +253,26 @@ class EspeakEngine(Engine):
                 voices.append(Voice(self.name, f"{short}+{vname}", vgender, f"{file}+{vfile}"))
         return voices
 
+    def voice(self, name: str) -> Voice:
+        """An installed voice, or a base voice with a generated timbre (``en-us+gen0x0007``)."""
+        from .timbres import is_generated, timbre_gender
+
+        base, _, variant = name.partition("+")
+        if is_generated(variant):
+            b = super().voice(base)
+            return Voice(self.name, name, timbre_gender(variant), f"{b.arg or b.name}+{variant}")
+        return super().voice(name)
+
     def sample_params(self, voice: Voice, rng: np.random.Generator) -> dict:
         return {"pitch": int(rng.integers(25, 76)), "speed": int(rng.integers(135, 206)),
                 "word_gap": int(rng.integers(0, 4)), "amplitude": int(rng.integers(80, 181))}
 
     def _synthesize(self, text, voice, params):
-        cmd = [self.program, "-v", voice.arg or voice.name, "--stdout",
+        from .timbres import ensure_timbre, is_generated
+
+        variant = (voice.arg or voice.name).partition("+")[2]
+        path = [f"--path={ensure_timbre(variant)}"] if is_generated(variant) else []
+        cmd = [self.program, *path, "-v", voice.arg or voice.name, "--stdout",
                "-p", str(params.get("pitch", 50)), "-s", str(params.get("speed", 175)),
                "-g", str(params.get("word_gap", 0)), "-a", str(params.get("amplitude", 100))]
         proc = _run(cmd, f"{self.name} voice {voice.name}", stdin=text)

@@ -62,6 +62,9 @@ class _Common:
     noise_dir: str | None = None           # extra noise files for augmentation
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     progress: bool = True
+    # random espeak-ng timbres (speechrnn.synth.timbres) added to the *training* voices only:
+    # held-out, validation and seen-voice test voices stay installed ones
+    generated_timbres: int = 0
 
 
 @dataclass
@@ -134,6 +137,15 @@ def _voices(cfg: _Common):
     chosen = select_voices(report.voices, cfg.voices)
     train, held = split_voices(chosen, cfg.held_out_voices, cfg.seed)
     return report, train, held
+
+
+def _generated(cfg: _Common, voices) -> list:
+    """``cfg.generated_timbres`` new espeak-ng speakers, accents drawn from ``voices``' bases."""
+    from .timbres import generated_voices
+
+    if cfg.generated_timbres < 0:
+        raise ConfigError(f"generated_timbres must be >= 0, got {cfg.generated_timbres}")
+    return generated_voices(cfg.generated_timbres, cfg.seed, voices)
 
 
 def _pick(rng: np.random.Generator, voices: list) -> object:
@@ -211,9 +223,10 @@ def build_transcription(out_dir, cfg: TranscriptionConfig) -> dict:
         raise ConfigError(f"text source has only {len(sents)} sentences for {n_dev + n_test} dev/test ones")
     test_s, dev_s, train_s = sents[:n_test], sents[n_test:n_test + n_dev], sents[n_test + n_dev:]
     babble = _babble(out, train_v, train_s, cfg, rng)
+    fit_v = train_v + _generated(cfg, report.voices)
     plan: dict[str, list[Job]] = {"train": [], "dev": [], "test_seen": [], "test_unseen": []}
     for i in range(n_train):
-        plan["train"].append(_job(rng, train_v, train_s[i % len(train_s)], f"wavs/train/tr{i:07d}.wav", True))
+        plan["train"].append(_job(rng, fit_v, train_s[i % len(train_s)], f"wavs/train/tr{i:07d}.wav", True))
     for i, s in enumerate(dev_s):
         plan["dev"].append(_job(rng, train_v, s, f"wavs/dev/dv{i:06d}.wav", cfg.augment_eval))
     for i, s in enumerate(test_s):
@@ -235,8 +248,8 @@ def build_transcription(out_dir, cfg: TranscriptionConfig) -> dict:
         "preset": "transcription", "seed": cfg.seed, "sample_rate": 16000, "splits": splits,
         "hours": round(sum(s["hours"] for s in splits.values()), 4),
         "utterances": sum(s["utterances"] for s in splits.values()),
-        "voices": len(train_v) + len(held_v), "train_voices": len(train_v),
-        "held_out_voices": sorted(v.id for v in held_v),
+        "voices": len(fit_v) + len(held_v), "train_voices": len(fit_v),
+        "generated_timbres": cfg.generated_timbres, "held_out_voices": sorted(v.id for v in held_v),
         "vocabulary_size": len(vocabulary([j.text for j in all_jobs])),
         "text_source": text_info, "engines_missing": report.missing,
     }
@@ -266,7 +279,8 @@ def build_keywords(out_dir, cfg: KeywordConfig) -> dict:
     if not dev_v and cfg.dev_fraction > 0:
         fit_v, dev_v = split_voices(train_v, cfg.dev_fraction, cfg.seed + 1)
     shares = {"train": 0.8, "dev": 0.1, "test": 0.1, "test_seen": cfg.test_seen_share}
-    groups = [("train", fit_v), ("dev", dev_v), ("test", held_v), ("test_seen", fit_v)]
+    groups = [("train", fit_v + _generated(cfg, report.voices)), ("dev", dev_v), ("test", held_v),
+              ("test_seen", fit_v)]
     groups = [(s, vs) for s, vs in groups if vs and shares[s] > 0]
     total_share = sum(shares[s] for s, _ in groups)
     n_unknown = max(1, int(round(cfg.unknown_fraction * cfg.num * len(kws) / max(len(unknown), 1))))
@@ -310,8 +324,8 @@ def build_keywords(out_dir, cfg: KeywordConfig) -> dict:
         "preset": "keywords", "seed": cfg.seed, "sample_rate": 16000, "keywords": kws,
         "unknown_words": unknown, "splits": splits, "utterances": sum(s["utterances"] for s in splits.values()),
         "hours": round(sum(s["utterances"] for s in splits.values()) / 3600, 4),
-        "voices": len(train_v) + len(held_v), "held_out_voices": sorted(v.id for v in held_v),
-        "validation_voices": sorted(v.id for v in dev_v), "vocabulary_size": len(kws) + len(unknown),
+        "voices": len(train_v) + len(held_v), "generated_timbres": cfg.generated_timbres,
+        "held_out_voices": sorted(v.id for v in held_v), "validation_voices": sorted(v.id for v in dev_v), "vocabulary_size": len(kws) + len(unknown),
         "text_source": text_info, "engines_missing": report.missing,
     }
     return _finish(out, summary, results, started)
@@ -350,11 +364,12 @@ def build_speakers(out_dir, cfg: SpeakerConfig) -> dict:
         raise ConfigError(f"asked for {need} voices but only {len(ordered)} distinct speakers are available "
                           "(espeak-ng variants count once, whatever the accent)")
     closed, verify = ordered[:cfg.num_voices], ordered[cfg.num_voices:need]
+    extra = _generated(cfg, report.voices)  # training-only speakers: extra classes, never tested
     sents, text_info = load_sentences(cfg.text_source, with_info=True)
     sents = [sents[i] for i in rng.permutation(len(sents))]
     plan: dict[str, list[Job]] = {"train": [], "dev": [], "test": [], "verify": []}
     k = 0
-    for group, voices in (("closed", closed), ("verify", verify)):
+    for group, voices in (("closed", closed), ("verify", verify), ("generated", extra)):
         for v in voices:
             # one prosody per speaker (pitch, pace...), a few percent of variation per utterance:
             # re-drawing it per utterance would blur the very identity the task is about
@@ -364,8 +379,8 @@ def build_speakers(out_dir, cfg: SpeakerConfig) -> dict:
                           params=jitter_params(base, rng),
                           seed=[int(s) for s in rng.integers(0, 2**31, size=2)], augment=True)
                 k += 1
-                if group == "verify":
-                    split = "verify"
+                if group != "closed":
+                    split = "verify" if group == "verify" else "train"
                 else:
                     frac = u / cfg.utts_per_voice
                     split = "train" if frac < 0.8 else ("dev" if frac < 0.9 else "test")
@@ -391,7 +406,7 @@ def build_speakers(out_dir, cfg: SpeakerConfig) -> dict:
         "utterances": sum(s["utterances"] for s in splits.values()),
         "hours": round(sum(u.duration for us in utt_by_split.values() for u in us) / 3600, 4),
         "voices": need, "closed_set_voices": sorted(v.id for v in closed),
-        "held_out_voices": sorted(v.id for v in verify), "trials": len(trials),
+        "held_out_voices": sorted(v.id for v in verify), "generated_timbres": len(extra), "trials": len(trials),
         "vocabulary_size": len({w for j in jobs for w in j.text.split()}),
         "text_source": text_info, "engines_missing": report.missing,
     }

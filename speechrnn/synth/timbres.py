@@ -1,0 +1,159 @@
+"""Generated espeak-ng timbres: new synthetic *speakers* beyond the ~100 the installed voices give.
+
+espeak-ng shapes a voice with a variant file (``voices/!v/NAME``): formant frequency, height
+and width scales, pitch base and range, voice-source lines (breath, roughness, flutter,
+voicing), optionally the Klatt synthesizer. This module draws such files at random — a vocal
+tract length and a pitch drawn per speaker, with a few percent of independent jitter per
+formant — so a corpus can train on hundreds of distinct timbres instead of the installed few
+dozen. They are meant for the *training* side only: held-out and validation voices stay the
+installed ones, so an unseen-voice figure still measures voices that nobody drew.
+
+A generated variant is named ``gen<seed>x<index>`` and its file is a pure function of that
+name, so any process can rebuild it: :func:`ensure_timbre` writes it (once, atomically) into a
+private copy of espeak-ng's data folder made of symlinks (:func:`timbre_data_dir`), and the
+espeak-ng engine passes ``--path`` to that copy for generated variants.
+
+Example
+-------
+>>> print(timbre_text(0, 3).splitlines()[1])
+name gen0x0003
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SynthesisError
+from ..fileio import atomic_write
+
+__all__ = ["GENERATED", "is_generated", "timbre_name", "timbre_text", "timbre_gender", "timbre_data_dir", "ensure_timbre",
+           "generated_voices"]
+
+GENERATED = re.compile(r"^gen(\d+)x(\d{4})$")
+
+
+def is_generated(variant: str) -> bool:
+    """True for a generated variant name ``gen<seed>x<index>``."""
+    return GENERATED.match(variant) is not None
+
+
+def timbre_name(seed: int, index: int) -> str:
+    """The variant name of generated timbre ``index`` of ``seed``."""
+    if seed < 0 or not 0 <= index < 10000:
+        raise SynthesisError(f"generated timbre: need seed >= 0 and 0 <= index < 10000, got {seed}, {index}")
+    return f"gen{seed}x{index:04d}"
+
+
+def timbre_text(seed: int, index: int) -> str:
+    """The espeak-ng variant file of one generated timbre (deterministic in ``seed, index``).
+
+    Ranges follow the installed variants: formant scales 85-125 % (male vocal tracts around
+    97 %, female around 112 %), pitch base 70-110 Hz (male) or 140-210 Hz (female), and
+    sometimes breathiness, roughness, flutter or the Klatt source.
+    """
+    rng = np.random.default_rng([int(seed), int(index), 7919])
+    female = bool(rng.random() < 0.5)
+    tract = float(np.clip(rng.normal(1.12 if female else 0.97, 0.05), 0.85, 1.25))
+    lines = ["language variant", f"name {timbre_name(seed, index)}", f"gender {'female' if female else 'male'}"]
+    base = int(rng.integers(140, 211) if female else rng.integers(70, 111))
+    lines.append(f"pitch {base} {base + int(rng.integers(30, 81))}")
+    if rng.random() < 0.25:
+        lines.append(f"klatt {int(rng.integers(1, 5))}")
+    for k in range(9):
+        # higher formants vary more between people than F1-F2 do; heights and widths shape
+        # the spectral tilt and brightness
+        freq = tract * (1 + rng.normal(0, 0.03 + 0.01 * min(k, 4)))
+        height = rng.uniform(70, 130) if k < 6 else rng.uniform(50, 110)
+        width = rng.uniform(70, 160)
+        lines.append(f"formant {k} {int(round(100 * freq))} {int(round(height))} {int(round(width))}")
+    if rng.random() < 0.35:
+        lines.append("breath " + " ".join(str(int(b)) for b in [0] + list(rng.integers(0, 6, size=7))))
+        lines.append("breathw " + " ".join(str(int(b)) for b in rng.integers(100, 401, size=6)))
+    lines.append(f"roughness {int(rng.integers(0, 4))}")
+    lines.append(f"flutter {int(rng.integers(0, 6))}")
+    lines.append(f"voicing {int(rng.integers(80, 131))}")
+    lines.append(f"consonants {int(rng.integers(70, 131))} {int(rng.integers(70, 131))}")
+    return "\n".join(lines) + "\n"
+
+
+def timbre_gender(variant: str) -> str:
+    """``"F"`` or ``"M"``: the gender line of generated ``variant``'s file."""
+    m = GENERATED.match(variant)
+    if m is None:
+        raise SynthesisError(f"{variant!r} is not a generated timbre (gen<seed>x<index>)")
+    return "F" if "\ngender female\n" in timbre_text(int(m.group(1)), int(m.group(2))) else "M"
+
+
+def timbre_data_dir(create: bool = True) -> Path:
+    """A private espeak-ng data folder: symlinks to the installed one, plus generated variants.
+
+    Under ``$SPEECHRNN_CACHE`` (default ``~/.cache/speechrnn``), ``espeak-ng/espeak-ng-data``.
+    Built once; concurrent builders race harmlessly (each builds in its own folder and renames).
+    """
+    from .engines import espeak_data_dir
+
+    root = Path(os.environ.get("SPEECHRNN_CACHE") or Path.home() / ".cache" / "speechrnn") / "espeak-ng"
+    data = root / "espeak-ng-data"
+    if data.is_dir() or not create:
+        return data
+    system = espeak_data_dir()
+    if system is None:
+        raise SynthesisError("generated timbres need espeak-ng's data folder (espeak-ng --version: 'Data at')")
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".build-{os.getpid()}"
+    (tmp / "voices" / "!v").mkdir(parents=True, exist_ok=True)
+    for entry in system.iterdir():
+        if entry.name != "voices":
+            (tmp / entry.name).symlink_to(entry)
+    for entry in (system / "voices").iterdir():
+        if entry.name != "!v":
+            (tmp / "voices" / entry.name).symlink_to(entry)
+    for entry in (system / "voices" / "!v").iterdir():
+        (tmp / "voices" / "!v" / entry.name).symlink_to(entry)
+    try:
+        tmp.rename(data)
+    except OSError:  # another process won the race
+        if not data.is_dir():
+            raise
+    return data
+
+
+def ensure_timbre(variant: str) -> Path:
+    """Write generated ``variant``'s file into :func:`timbre_data_dir`; returns that data folder."""
+    m = GENERATED.match(variant)
+    if m is None:
+        raise SynthesisError(f"{variant!r} is not a generated timbre (gen<seed>x<index>)")
+    data = timbre_data_dir()
+    path = data / "voices" / "!v" / variant
+    text = timbre_text(int(m.group(1)), int(m.group(2)))
+    if not path.is_file() or path.read_text() != text:
+        with atomic_write(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    return data
+
+
+def generated_voices(count: int, seed: int, bases: list) -> list:
+    """``count`` new speakers: generated timbre ``i`` of ``seed`` speaking one base accent.
+
+    Parameters
+    ----------
+    bases : list of Voice
+        espeak-ng base voices (no variant) to draw the accent from, e.g. the installed English
+        ones; a timbre keeps one accent, as a person does.
+    """
+    from .engines import ENGINES
+
+    if count <= 0:
+        return []
+    bases = [b for b in bases if b.engine == "espeak-ng" and "+" not in b.name and not b.arg.startswith("mb/")]
+    if not bases:
+        raise SynthesisError("generated timbres need an installed espeak-ng English voice")
+    rng = np.random.default_rng([int(seed), 104729])
+    voices = []
+    for i in range(count):
+        b = bases[int(rng.integers(len(bases)))]
+        voices.append(ENGINES["espeak-ng"].voice(f"{b.name}+{timbre_name(seed, i)}"))
+    return voices
