@@ -10,8 +10,8 @@ installed ones, so an unseen-voice figure still measures voices that nobody drew
 
 A generated variant is named ``gen<seed>x<index>`` and its file is a pure function of that
 name, so any process can rebuild it: :func:`ensure_timbre` writes it (once, atomically) into a
-private copy of espeak-ng's data folder made of symlinks (:func:`timbre_data_dir`), and the
-espeak-ng engine passes ``--path`` to that copy for generated variants.
+private copy of espeak-ng's data folder made of symlinks (:func:`timbre_data_dir`, 64 generated
+variants per copy), and the espeak-ng engine passes ``--path`` to that copy for them.
 
 Example
 -------
@@ -87,15 +87,25 @@ def timbre_gender(variant: str) -> str:
     return "F" if "\ngender female\n" in timbre_text(int(m.group(1)), int(m.group(2))) else "M"
 
 
-def timbre_data_dir(create: bool = True) -> Path:
-    """A private espeak-ng data folder: symlinks to the installed one, plus generated variants.
+_SHARD = 64  # generated variants per data folder: espeak-ng lists at most 349 voice files
 
-    Under ``$SPEECHRNN_CACHE`` (default ``~/.cache/speechrnn``), ``espeak-ng/espeak-ng-data``.
-    Built once; concurrent builders race harmlessly (each builds in its own folder and renames).
+
+def timbre_data_dir(variant: str, create: bool = True) -> Path:
+    """The private espeak-ng data folder that holds generated ``variant``.
+
+    Symlinks to the installed data folder, except ``voices/!v``, which holds generated variants
+    only — 64 per folder, as espeak-ng scans at most 349 voice files (languages + voices) and
+    refuses any voice beyond them. Under ``$SPEECHRNN_CACHE`` (default ``~/.cache/speechrnn``),
+    ``espeak-ng/<seed>-<shard>/espeak-ng-data``. Built once; concurrent builders race harmlessly
+    (each builds in its own folder and renames).
     """
     from .engines import espeak_data_dir
 
-    root = Path(os.environ.get("SPEECHRNN_CACHE") or Path.home() / ".cache" / "speechrnn") / "espeak-ng"
+    m = GENERATED.match(variant)
+    if m is None:
+        raise SynthesisError(f"{variant!r} is not a generated timbre (gen<seed>x<index>)")
+    cache = Path(os.environ.get("SPEECHRNN_CACHE") or Path.home() / ".cache" / "speechrnn")
+    root = cache / "espeak-ng" / f"{int(m.group(1))}-{int(m.group(2)) // _SHARD}"
     data = root / "espeak-ng-data"
     if data.is_dir() or not create:
         return data
@@ -111,8 +121,6 @@ def timbre_data_dir(create: bool = True) -> Path:
     for entry in (system / "voices").iterdir():
         if entry.name != "!v":
             (tmp / "voices" / entry.name).symlink_to(entry)
-    for entry in (system / "voices" / "!v").iterdir():
-        (tmp / "voices" / "!v" / entry.name).symlink_to(entry)
     try:
         tmp.rename(data)
     except OSError:  # another process won the race
@@ -122,11 +130,9 @@ def timbre_data_dir(create: bool = True) -> Path:
 
 
 def ensure_timbre(variant: str) -> Path:
-    """Write generated ``variant``'s file into :func:`timbre_data_dir`; returns that data folder."""
+    """Write generated ``variant``'s file into its :func:`timbre_data_dir`; returns that folder."""
+    data = timbre_data_dir(variant)
     m = GENERATED.match(variant)
-    if m is None:
-        raise SynthesisError(f"{variant!r} is not a generated timbre (gen<seed>x<index>)")
-    data = timbre_data_dir()
     path = data / "voices" / "!v" / variant
     text = timbre_text(int(m.group(1)), int(m.group(2)))
     if not path.is_file() or path.read_text() != text:
