@@ -78,11 +78,11 @@ def test_presets_put_generated_timbres_in_training_only(tmp_path):
     voices = ["flite:slt", "flite:rms", "espeak-ng:en-us", "espeak-ng:en-gb+Alicia", "espeak-ng:en-us+Andy"]
     s = build_speakers(tmp_path / "spk", SpeakerConfig(num_voices=2, utts_per_voice=3, verify_voices=1,
                                                        voices=voices, seed=2, jobs=1, progress=False,
-                                                       generated_timbres=2))
+                                                       generated_timbres=2, generated_utts=2))
     m = {k: read_manifest(tmp_path / "spk" / f"{k}.jsonl") for k in ("train", "dev", "test", "verify")}
     gen = {u.speaker for u in m["train"]} - set(s["closed_set_voices"])
     assert len(gen) == 2 and all(is_generated(v.split("+")[-1]) for v in gen)
-    assert sum(u.speaker in gen for u in m["train"]) == 2 * 3 and s["generated_timbres"] == 2
+    assert sum(u.speaker in gen for u in m["train"]) == 2 * 2 and s["generated_timbres"] == 2
     assert not gen & {u.speaker for k in ("dev", "test", "verify") for u in m[k]}
     k = build_keywords(tmp_path / "kws", KeywordConfig(num=6, keywords=["yes"], unknown_words=1, voices=voices,
                                                        held_out_voices=0.34, seed=1, jobs=1, progress=False,

@@ -21,7 +21,10 @@ PY=${PYTHON:-.venv/bin/python}
 NEG_SPEECH=${NEG_SPEECH:-}
 DEV_NEG=${DEV_NEG:-}
 
-$PY -m speechrnn synth keywords data/kws_synth --num "$NUM" --unknown-words 40 --no-progress
+# GEN=N adds N generated espeak-ng timbres to the training voices (default 300; held-out,
+# validation and seen-voice test voices stay installed ones)
+$PY -m speechrnn synth keywords data/kws_synth --num "$NUM" --unknown-words 40 \
+    --generated-timbres "${GEN:-300}" --no-progress
 if [ -z "$NEG_SPEECH" ]; then
   $PY -m speechrnn synth transcription data/kws_negatives --hours "$NEG_HOURS" --no-progress
   NEG_SPEECH=data/kws_negatives/train.jsonl

@@ -52,6 +52,7 @@ def register(subparsers) -> None:
     s.add_argument("--num-voices", type=int, default=20)
     s.add_argument("--utts-per-voice", type=int, default=20)
     s.add_argument("--verify-voices", type=int, default=5)
+    s.add_argument("--generated-utts", type=int, help="utterances per generated timbre (default: --utts-per-voice)")
     s.set_defaults(func=_build)
 
 
@@ -86,7 +87,8 @@ def _build(args) -> int:
     else:
         cfg = from_dict(presets.SpeakerConfig, {**common, "num_voices": args.num_voices,
                                                 "utts_per_voice": args.utts_per_voice,
-                                                "verify_voices": args.verify_voices})
+                                                "verify_voices": args.verify_voices,
+                                                "generated_utts": args.generated_utts})
         summary = presets.build_speakers(args.out_dir, cfg)
     short = {k: v for k, v in summary.items() if k not in ("held_out_voices", "closed_set_voices",
                                                             "validation_voices", "unknown_words", "failures")}

@@ -1,7 +1,8 @@
 """Synthetic speech corpora from offline text-to-speech engines.
 
 Modules: ``engines`` (espeak-ng, flite, festival, piper behind one interface), ``voices``
-(discovery, selection, held-out splits), ``augment`` (seeded noise/reverb/telephone/speed/
+(discovery, selection, held-out splits), ``timbres`` (generated espeak-ng timbres: new
+training-only speakers), ``augment`` (seeded noise/reverb/telephone/speed/
 gain/silence, recorded per utterance), ``textsource`` (freely licensed sentences from Debian
 packages), ``build`` (parallel, resumable, deterministic rendering) and ``presets``
 (transcription, keywords in the Speech Commands layout, speakers).
@@ -13,10 +14,11 @@ Example
 """
 from .augment import AugmentConfig, augment
 from .engines import ENGINES, Voice, synthesize
+from .timbres import generated_voices
 from .presets import (KeywordConfig, SpeakerConfig, TranscriptionConfig, build_keywords,
                       build_speakers, build_transcription)
 from .voices import list_voices, select_voices, split_voices
 
 __all__ = ["AugmentConfig", "augment", "ENGINES", "Voice", "synthesize", "KeywordConfig",
            "SpeakerConfig", "TranscriptionConfig", "build_keywords", "build_speakers",
-           "build_transcription", "list_voices", "select_voices", "split_voices"]
+           "build_transcription", "generated_voices", "list_voices", "select_voices", "split_voices"]

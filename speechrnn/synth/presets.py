@@ -113,6 +113,7 @@ class SpeakerConfig(_Common):
     utts_per_voice: int = 20
     verify_voices: int = 5                  # voices held out entirely (verification trials)
     trials_per_utt: int = 2                 # one target + one non-target trial each, x this
+    generated_utts: int | None = None       # utterances per generated timbre (None: utts_per_voice)
     # no speed perturbation: resampling shifts pitch *and* formants by up to 10 %, which turns a
     # clip into another voice (speaker recipes treat speed-perturbed copies as new speakers)
     augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(p_speed=0.0))
@@ -120,6 +121,8 @@ class SpeakerConfig(_Common):
     def validate(self) -> None:
         if self.num_voices < 1 or self.utts_per_voice < 3:
             raise ConfigError("SpeakerConfig needs num_voices >= 1 and utts_per_voice >= 3")
+        if self.generated_utts is not None and self.generated_utts < 1:
+            raise ConfigError(f"SpeakerConfig.generated_utts must be >= 1, got {self.generated_utts}")
 
 
 def _size(hours, num) -> None:
@@ -325,7 +328,8 @@ def build_keywords(out_dir, cfg: KeywordConfig) -> dict:
         "unknown_words": unknown, "splits": splits, "utterances": sum(s["utterances"] for s in splits.values()),
         "hours": round(sum(s["utterances"] for s in splits.values()) / 3600, 4),
         "voices": len(train_v) + len(held_v), "generated_timbres": cfg.generated_timbres,
-        "held_out_voices": sorted(v.id for v in held_v), "validation_voices": sorted(v.id for v in dev_v), "vocabulary_size": len(kws) + len(unknown),
+        "held_out_voices": sorted(v.id for v in held_v), "validation_voices": sorted(v.id for v in dev_v),
+        "vocabulary_size": len(kws) + len(unknown),
         "text_source": text_info, "engines_missing": report.missing,
     }
     return _finish(out, summary, results, started)
@@ -374,7 +378,8 @@ def build_speakers(out_dir, cfg: SpeakerConfig) -> dict:
             # one prosody per speaker (pitch, pace...), a few percent of variation per utterance:
             # re-drawing it per utterance would blur the very identity the task is about
             base = ENGINES[v.engine].sample_params(v, rng)
-            for u in range(cfg.utts_per_voice):
+            n_utts = cfg.generated_utts if group == "generated" and cfg.generated_utts else cfg.utts_per_voice
+            for u in range(n_utts):
                 job = Job(path=f"wavs/{v.slug}/{u:04d}.wav", text=sents[k % len(sents)], voice=v.id,
                           params=jitter_params(base, rng),
                           seed=[int(s) for s in rng.integers(0, 2**31, size=2)], augment=True)
