@@ -4,6 +4,7 @@
 #   BUNDLE=1 bash recipes/speaker_id/run_synth.sh        # + install speechrnn/assets/models/spk-bilstm.pt
 #   STAGE=3 bash recipes/speaker_id/run_synth.sh         # resume from stage 3
 # Stages: 1 synthesize NUM_VOICES closed-set voices x UTTS utterances + VERIFY_VOICES held-out voices
+#           + GEN generated espeak-ng timbres x GEN_UTTS utterances (training-only speakers)
 #         2 split the held-out voices: half calibrate the threshold, half are the unseen-voice test
 #           (their first ENROLL_UTTS utterances each also enroll them for identification)
 #         3 train (bilstm.yaml, shared Trainer)    4 calibrate the threshold on the calibration voices
@@ -20,7 +21,8 @@ EXP=${EXP:-exp/speaker_id_synth}
 NUM_VOICES=${NUM_VOICES:-70}
 UTTS=${UTTS:-120}
 VERIFY_VOICES=${VERIFY_VOICES:-30}
-GEN=${GEN:-0}                   # generated espeak-ng timbres added as training-only speakers
+GEN=${GEN:-300}                 # generated espeak-ng timbres added as training-only speakers
+GEN_UTTS=${GEN_UTTS:-30}      # utterances per generated timbre
 ENROLL_UTTS=${ENROLL_UTTS:-5}   # recordings per unseen speaker enrolled for open-set identification
 STAGE=${STAGE:-1}
 ADATA=$(realpath -m "$DATA")   # absolute, as config paths resolve against the config file
@@ -28,7 +30,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
 if [ "$STAGE" -le 1 ]; then
   $SR synth speakers "$DATA" --num-voices "$NUM_VOICES" --utts-per-voice "$UTTS" \
-    --verify-voices "$VERIFY_VOICES" --generated-timbres "$GEN" --seed 0 --no-progress
+    --verify-voices "$VERIFY_VOICES" --generated-timbres "$GEN" --generated-utts "$GEN_UTTS" --seed 0 --no-progress
 fi
 if [ "$STAGE" -le 2 ]; then   # disjoint voices for calibration and for the unseen-voice test
   $PY - "$DATA" "$ENROLL_UTTS" <<'PY'
@@ -73,14 +75,14 @@ if [ "$STAGE" -le 5 ]; then
     | grep -v '^report' | tee -a "$EXP/results.txt"
 fi
 if [ "$STAGE" -le 6 ] && [ "${BUNDLE:-0}" = 1 ]; then
-  $PY - "$MODEL" "$EXP/bundle-float.pt" "$NUM_VOICES" <<'PY'
+  $PY - "$MODEL" "$EXP/bundle-float.pt" "$NUM_VOICES" "$GEN" <<'PY'
 import sys
 from speechrnn.models.checkpoint import atomic_torch_save, read_checkpoint
 ck = read_checkpoint(sys.argv[1])
 ck.pop("training", None)
 ck["extra"] = {**(ck.get("extra") or {}), "description":
                f"speaker encoder, BiLSTM + attentive stats pooling, AAM; {sys.argv[3]} synthetic voices "
-               "(recipes/speaker_id/run_synth.sh)"}
+               f"+ {sys.argv[4]} generated espeak-ng timbres (recipes/speaker_id/run_synth.sh)"}
 atomic_torch_save(ck, sys.argv[2])
 PY
   # int8 weight storage (~4x smaller; metadata and threshold kept)
