@@ -48,6 +48,15 @@ def test_timbre_files_are_deterministic_and_in_range():
         timbre_name(0, 10000)
 
 
+def test_unwritable_cache_is_a_clear_error(tmp_path, monkeypatch):
+    if ENGINES["espeak-ng"].missing():
+        pytest.skip("espeak-ng unavailable")
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("SPEECHRNN_CACHE", str(tmp_path / "file"))
+    with pytest.raises(SynthesisError, match="SPEECHRNN_CACHE"):
+        ensure_timbre(timbre_name(0, 1))
+
+
 @pytest.mark.tts
 def test_generated_voices_resolve_by_id_speak_and_differ(tmp_path):
     if ENGINES["espeak-ng"].missing():

@@ -112,9 +112,12 @@ def timbre_data_dir(variant: str, create: bool = True) -> Path:
     system = espeak_data_dir()
     if system is None:
         raise SynthesisError("generated timbres need espeak-ng's data folder (espeak-ng --version: 'Data at')")
-    root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".build-{os.getpid()}"
-    (tmp / "voices" / "!v").mkdir(parents=True, exist_ok=True)
+    try:
+        (tmp / "voices" / "!v").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SynthesisError(f"cannot create the generated-timbre folder {root} ({e.strerror}); "
+                             "set SPEECHRNN_CACHE to a writable folder") from e
     for entry in system.iterdir():
         if entry.name != "voices":
             (tmp / entry.name).symlink_to(entry)
