@@ -22,7 +22,7 @@ NUM_VOICES=${NUM_VOICES:-70}
 UTTS=${UTTS:-120}
 VERIFY_VOICES=${VERIFY_VOICES:-30}
 GEN=${GEN:-300}                 # generated espeak-ng timbres added as training-only speakers
-GEN_UTTS=${GEN_UTTS:-30}      # utterances per generated timbre
+GEN_UTTS=${GEN_UTTS:-30}        # utterances per generated timbre
 ENROLL_UTTS=${ENROLL_UTTS:-5}   # recordings per unseen speaker enrolled for open-set identification
 STAGE=${STAGE:-1}
 ADATA=$(realpath -m "$DATA")   # absolute, as config paths resolve against the config file
@@ -30,7 +30,8 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
 if [ "$STAGE" -le 1 ]; then
   $SR synth speakers "$DATA" --num-voices "$NUM_VOICES" --utts-per-voice "$UTTS" \
-    --verify-voices "$VERIFY_VOICES" --generated-timbres "$GEN" --generated-utts "$GEN_UTTS" --seed 0 --no-progress
+    --verify-voices "$VERIFY_VOICES" --generated-timbres "$GEN" --generated-utts "$GEN_UTTS" \
+    --seed 0 --no-progress
 fi
 if [ "$STAGE" -le 2 ]; then   # disjoint voices for calibration and for the unseen-voice test
   $PY - "$DATA" "$ENROLL_UTTS" <<'PY'

@@ -66,6 +66,10 @@ class _Common:
     # held-out, validation and seen-voice test voices stay installed ones
     generated_timbres: int = 0
 
+    def validate(self) -> None:
+        if self.generated_timbres < 0:
+            raise ConfigError(f"generated_timbres must be >= 0, got {self.generated_timbres}")
+
 
 @dataclass
 class TranscriptionConfig(_Common):
@@ -80,6 +84,7 @@ class TranscriptionConfig(_Common):
     augment_eval: bool = False             # also augment dev/test
 
     def validate(self) -> None:
+        super().validate()
         _size(self.hours, self.num)
         if not 0 < self.dev_fraction + self.test_fraction < 1:
             raise ConfigError("dev_fraction + test_fraction must be in (0, 1)")
@@ -99,6 +104,7 @@ class KeywordConfig(_Common):
     test_seen_share: float = 0.05           # clips of training voices held out as test_seen
 
     def validate(self) -> None:
+        super().validate()
         if self.num < 1 or not self.keywords:
             raise ConfigError("KeywordConfig needs num >= 1 and at least one keyword")
         if not 0.0 <= self.test_seen_share < 1.0:
@@ -119,6 +125,7 @@ class SpeakerConfig(_Common):
     augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(p_speed=0.0))
 
     def validate(self) -> None:
+        super().validate()
         if self.num_voices < 1 or self.utts_per_voice < 3:
             raise ConfigError("SpeakerConfig needs num_voices >= 1 and utts_per_voice >= 3")
         if self.generated_utts is not None and self.generated_utts < 1:
@@ -146,8 +153,6 @@ def _generated(cfg: _Common, voices) -> list:
     """``cfg.generated_timbres`` new espeak-ng speakers, accents drawn from ``voices``' bases."""
     from .timbres import generated_voices
 
-    if cfg.generated_timbres < 0:
-        raise ConfigError(f"generated_timbres must be >= 0, got {cfg.generated_timbres}")
     return generated_voices(cfg.generated_timbres, cfg.seed, voices)
 
 
@@ -251,7 +256,7 @@ def build_transcription(out_dir, cfg: TranscriptionConfig) -> dict:
         "preset": "transcription", "seed": cfg.seed, "sample_rate": 16000, "splits": splits,
         "hours": round(sum(s["hours"] for s in splits.values()), 4),
         "utterances": sum(s["utterances"] for s in splits.values()),
-        "voices": len(fit_v) + len(held_v), "train_voices": len(fit_v),
+        "voices": len(train_v) + len(held_v), "train_voices": len(train_v),
         "generated_timbres": cfg.generated_timbres, "held_out_voices": sorted(v.id for v in held_v),
         "vocabulary_size": len(vocabulary([j.text for j in all_jobs])),
         "text_source": text_info, "engines_missing": report.missing,

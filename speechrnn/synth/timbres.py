@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +30,8 @@ import numpy as np
 from ..errors import SynthesisError
 from ..fileio import atomic_write
 
-__all__ = ["GENERATED", "is_generated", "timbre_name", "timbre_text", "timbre_gender", "timbre_data_dir", "ensure_timbre",
-           "generated_voices"]
+__all__ = ["GENERATED", "is_generated", "timbre_name", "timbre_text", "timbre_gender", "timbre_data_dir",
+           "ensure_timbre", "generated_voices"]
 
 GENERATED = re.compile(r"^gen(\d+)x(\d{4})$")
 
@@ -38,6 +39,14 @@ GENERATED = re.compile(r"^gen(\d+)x(\d{4})$")
 def is_generated(variant: str) -> bool:
     """True for a generated variant name ``gen<seed>x<index>``."""
     return GENERATED.match(variant) is not None
+
+
+def _parse(variant: str) -> tuple[int, int]:
+    """``(seed, index)`` of generated ``variant``; :class:`SynthesisError` for any other name."""
+    m = GENERATED.match(variant)
+    if m is None:
+        raise SynthesisError(f"{variant!r} is not a generated timbre (gen<seed>x<index>)")
+    return int(m.group(1)), int(m.group(2))
 
 
 def timbre_name(seed: int, index: int) -> str:
@@ -81,16 +90,13 @@ def timbre_text(seed: int, index: int) -> str:
 
 def timbre_gender(variant: str) -> str:
     """``"F"`` or ``"M"``: the gender line of generated ``variant``'s file."""
-    m = GENERATED.match(variant)
-    if m is None:
-        raise SynthesisError(f"{variant!r} is not a generated timbre (gen<seed>x<index>)")
-    return "F" if "\ngender female\n" in timbre_text(int(m.group(1)), int(m.group(2))) else "M"
+    return "F" if "\ngender female\n" in timbre_text(*_parse(variant)) else "M"
 
 
 _SHARD = 64  # generated variants per data folder: espeak-ng lists at most 349 voice files
 
 
-def timbre_data_dir(variant: str, create: bool = True) -> Path:
+def timbre_data_dir(variant: str) -> Path:
     """The private espeak-ng data folder that holds generated ``variant``.
 
     Symlinks to the installed data folder, except ``voices/!v``, which holds generated variants
@@ -101,13 +107,11 @@ def timbre_data_dir(variant: str, create: bool = True) -> Path:
     """
     from .engines import espeak_data_dir
 
-    m = GENERATED.match(variant)
-    if m is None:
-        raise SynthesisError(f"{variant!r} is not a generated timbre (gen<seed>x<index>)")
+    seed, index = _parse(variant)
     cache = Path(os.environ.get("SPEECHRNN_CACHE") or Path.home() / ".cache" / "speechrnn")
-    root = cache / "espeak-ng" / f"{int(m.group(1))}-{int(m.group(2)) // _SHARD}"
+    root = cache / "espeak-ng" / f"{seed}-{index // _SHARD}"
     data = root / "espeak-ng-data"
-    if data.is_dir() or not create:
+    if data.is_dir():
         return data
     system = espeak_data_dir()
     if system is None:
@@ -126,7 +130,8 @@ def timbre_data_dir(variant: str, create: bool = True) -> Path:
             (tmp / "voices" / entry.name).symlink_to(entry)
     try:
         tmp.rename(data)
-    except OSError:  # another process won the race
+    except OSError:  # another process won the race: keep its folder, drop ours
+        shutil.rmtree(tmp, ignore_errors=True)
         if not data.is_dir():
             raise
     return data
@@ -135,9 +140,8 @@ def timbre_data_dir(variant: str, create: bool = True) -> Path:
 def ensure_timbre(variant: str) -> Path:
     """Write generated ``variant``'s file into its :func:`timbre_data_dir`; returns that folder."""
     data = timbre_data_dir(variant)
-    m = GENERATED.match(variant)
     path = data / "voices" / "!v" / variant
-    text = timbre_text(int(m.group(1)), int(m.group(2)))
+    text = timbre_text(*_parse(variant))
     if not path.is_file() or path.read_text() != text:
         with atomic_write(path, "w", encoding="utf-8") as f:
             f.write(text)
