@@ -113,6 +113,17 @@ def test_evaluate_writes_report_and_det_png(trained, tmp_path):
         assert v["target_trials"] == 2 and v["nontarget_trials"] == 2
         assert 0 <= v["eer"] <= 1 and v["min_dcf"] >= 0
     assert (tmp_path / "report" / "det.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "identification_closed_set" not in rep  # the test holds every training speaker
+    # a test group smaller than the training classes is also scored among its own speakers
+    from speechrnn.data import read_manifest
+
+    two = [u for u in read_manifest(root / "dev.jsonl") if u.speaker in ("spk0", "spk1")]
+    write_manifest(tmp_path / "two.jsonl", two)
+    rep3 = evaluate_speakers(root / "exp" / "best.pt", tmp_path / "r3", test=tmp_path / "two.jsonl")
+    wide, narrow = rep3["identification"], rep3["identification_closed_set"]
+    assert (wide["classes"], narrow["classes"], narrow["speakers"]) == (4, 2, 2)
+    assert narrow["top1"] >= wide["top1"]  # a right argmax among all classes stays right among fewer
+    assert narrow["top5"] == 1.0  # top-5 of 2 classes
     # cosine-centroid identification of speakers the model never saw
     write_manifest(tmp_path / "enroll.jsonl", unseen["train"])
     write_manifest(tmp_path / "test.jsonl", unseen["dev"])

@@ -12,11 +12,12 @@ SR=${SR:-.venv/bin/speechrnn}
 DATA=${DATA:-data/transcription}
 EXP=${EXP:-exp/transcription_demo}
 HOURS=${HOURS:-4}
+GEN=${GEN:-0}          # generated espeak-ng timbres added to the training voices only
 STAGE=${STAGE:-1}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
 if [ "$STAGE" -le 1 ]; then
-  $SR synth transcription "$DATA" --hours "$HOURS" --seed 0 --no-progress
+  $SR synth transcription "$DATA" --hours "$HOURS" --generated-timbres "$GEN" --seed 0 --no-progress
 fi
 if [ "$STAGE" -le 2 ]; then
   $SR train recipes/transcription/demo.yaml --exp-dir "$EXP" \

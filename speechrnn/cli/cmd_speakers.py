@@ -160,10 +160,11 @@ def run_evaluate(args) -> int:
     rep = evaluate_speakers(args.checkpoint, args.out_dir, test=args.test, enroll=args.enroll,
                             verify=args.verify, trials=args.trials, cohort=args.cohort,
                             p_target=args.p_target, max_seconds=args.max_seconds, device=args.device)
-    if "identification" in rep:
-        r = rep["identification"]
-        print(f"identification ({r['method']}): top-1 {100 * r['top1']:.2f}%  top-5 {100 * r['top5']:.2f}%  "
-              f"({r['utterances']} utterances, {r['speakers']} speakers)")
+    for key in ("identification", "identification_closed_set"):
+        if key in rep:
+            r = rep[key]
+            print(f"identification ({r['method']}): top-1 {100 * r['top1']:.2f}%  top-5 {100 * r['top5']:.2f}%  "
+                  f"({r['utterances']} utterances, {r['speakers']} speakers, among {r['classes']})")
     for name, r in rep.get("verification", {}).items():
         print(f"verification {name}: EER {100 * r['eer']:.2f}%  minDCF(p={r['p_target']}) {r['min_dcf']:.4f}  "
               f"({r['target_trials']} target / {r['nontarget_trials']} non-target trials)")
