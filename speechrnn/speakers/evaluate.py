@@ -61,13 +61,13 @@ def _topk(scores: np.ndarray, y: np.ndarray) -> dict:
             "utterances": int(len(y)), "speakers": int(len(set(y.tolist())))}
 
 
-def identification(model, test_utts, enroll_utts=None, *, closed_set: bool = False, **kw) -> dict:
+def identification(model, test_utts, enroll_utts=None, **kw) -> dict[str, dict]:
     """Closed-set top-1/top-5 of ``test_utts`` (classifier, or centroids of ``enroll_utts``).
 
-    With the classifier, ``closed_set=True`` scores each utterance among the test manifest's own
-    speakers only (their columns of the logits), not among every training class: the protocol
-    when training used extra speakers (e.g. generated timbres) that are not part of the group
-    being identified.
+    Returns ``{"identification": result}``. With the classifier, when the model has more classes
+    than the test has speakers (e.g. generated training-only timbres), the same logits are also
+    scored among the test's own speakers only (their columns), under ``"identification_closed_set"``:
+    the protocol for a closed group trained beside auxiliary speakers.
     """
     emb, logits = embed_utterances(model, test_utts, **kw)
     if enroll_utts is None:
@@ -77,14 +77,14 @@ def identification(model, test_utts, enroll_utts=None, *, closed_set: bool = Fal
         if unknown:
             raise ConfigError(f"test speakers not among the model's classes: {unknown[:5]}; "
                               "pass an enrollment manifest to score them by cosine")
-        if closed_set:
-            columns = sorted({index[u.speaker] for u in test_utts})
-            local = {c: k for k, c in enumerate(columns)}
-            y = np.array([local[index[u.speaker]] for u in test_utts])
-            return {"method": "classifier, test speakers only", "classes": len(columns),
-                    **_topk(logits[:, columns], y)}  # (N, C) -> (N, S)
         y = np.array([index[u.speaker] for u in test_utts])
-        return {"method": "classifier", "classes": len(classes), **_topk(logits, y)}
+        out = {"identification": {"method": "classifier", "classes": len(classes), **_topk(logits, y)}}
+        columns = np.unique(y)  # sorted class indices of the test's speakers
+        if len(columns) < len(classes):
+            out["identification_closed_set"] = {
+                "method": "classifier, test speakers only", "classes": len(columns),
+                **_topk(logits[:, columns], np.searchsorted(columns, y))}  # (N, C) -> (N, S)
+        return out
     e_emb, _ = embed_utterances(model, enroll_utts, **kw)
     names = sorted({u.speaker for u in enroll_utts})
     index = {s: i for i, s in enumerate(names)}
@@ -94,7 +94,8 @@ def identification(model, test_utts, enroll_utts=None, *, closed_set: bool = Fal
     if not keep:
         raise ConfigError("no test utterance belongs to an enrolled speaker")
     y = np.array([index[test_utts[i].speaker] for i in keep])
-    return {"method": "cosine-centroid", "classes": len(names), **_topk(cosine_matrix(emb[keep], centroids), y)}
+    return {"identification": {"method": "cosine-centroid", "classes": len(names),
+                               **_topk(cosine_matrix(emb[keep], centroids), y)}}
 
 
 def verification(model, utts, trials=None, cohort_utts=None, *, p_target: float = 0.01,
@@ -162,12 +163,7 @@ def evaluate_speakers(checkpoint, out_dir, *, test=None, enroll=None, verify=Non
     out.mkdir(parents=True, exist_ok=True)
     report: dict = {"checkpoint": str(checkpoint)}
     if test is not None:
-        test_utts = read_manifest(test)
-        report["identification"] = identification(
-            model, test_utts, read_manifest(enroll) if enroll else None, **kw)
-        if enroll is None and report["identification"]["classes"] > report["identification"]["speakers"]:
-            # the model knows more speakers than the test holds: also score among the test's own
-            report["identification_closed_set"] = identification(model, test_utts, closed_set=True, **kw)
+        report.update(identification(model, read_manifest(test), read_manifest(enroll) if enroll else None, **kw))
     if verify is not None:
         tr = read_trials(trials) if trials else None
         ver, curves = verification(model, read_manifest(verify), tr,
