@@ -21,12 +21,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ConfigError
+
+# scientific notation without a dot (1e-3, 5E+2), which YAML 1.1 leaves a string
+_EXP_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
 
 T = TypeVar("T")
 
@@ -70,6 +74,8 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a mapping for {tp.__name__}")
         return from_dict(tp, value, where)
     if tp is float:
+        if isinstance(value, str) and _EXP_FLOAT.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 (PyYAML) reads 1e-3 as a string; every user means a number
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         return float(value)

@@ -72,3 +72,17 @@ def test_load_file_errors(tmp_path):
         load_file(lst)
     with pytest.raises(ConfigError, match="key.sub=value"):
         set_dotted({}, "novalue")
+
+
+def test_scientific_notation_without_a_dot_is_a_number(tmp_path):
+    # PyYAML (YAML 1.1) reads 1e-3 as the string "1e-3"; in a float field it means the number
+    data = {}
+    set_dotted(data, "lr=1e-3")
+    assert data["lr"] == "1e-3"
+    assert from_dict(Outer, data).lr == pytest.approx(1e-3)
+    p = tmp_path / "c.yaml"
+    p.write_text("lr: 5E+2\n")
+    assert from_dict(Outer, load_file(p)).lr == 500.0
+    with pytest.raises(ConfigError, match="expected a number"):
+        from_dict(Outer, {"lr": "1e-3x"})
+    assert from_dict(Outer, {"name": "1e-3"}).name == "1e-3"  # only float fields convert
