@@ -50,8 +50,10 @@ if [ "$STAGE" -le 5 ]; then
   } | tee "$EXP/results.txt"
 fi
 if [ "$STAGE" -le 6 ]; then
-  $SR export "$MODEL" "$EXP/model-int8.pt" --int8 \
-    --description "English characters, BiLSTM-CTC, trained on $HOURS h of synthetic TTS speech (recipes/transcription/run_demo.sh)"
+  DESC="English characters, BiLSTM-CTC, trained on $HOURS h of synthetic TTS speech"
+  [ "$GEN" -gt 0 ] && DESC="$DESC + $GEN generated espeak-ng timbres"
+  for a in "$@"; do case "$a" in train.init_from=*) DESC="$DESC, continued from $(basename "${a#*=}")";; esac; done
+  $SR export "$MODEL" "$EXP/model-int8.pt" --int8 --description "$DESC (recipes/transcription/run_demo.sh)"
 fi
 if [ "$STAGE" -le 7 ] && [ "${BUNDLE:-0}" = 1 ]; then
   cp "$EXP/model-int8.pt" speechrnn/assets/models/en-char-bilstm.pt
