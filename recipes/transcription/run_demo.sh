@@ -52,7 +52,8 @@ fi
 if [ "$STAGE" -le 6 ]; then
   DESC="English characters, BiLSTM-CTC, trained on $HOURS h of synthetic TTS speech"
   [ "$GEN" -gt 0 ] && DESC="$DESC + $GEN generated espeak-ng timbres"
-  for a in "$@"; do case "$a" in train.init_from=*) DESC="$DESC, continued from $(basename "${a#*=}")";; esac; done
+  INIT=$(sed -n 's/^  init_from: //p' "$EXP/config.yaml")   # the config the run trained with
+  [ -n "$INIT" ] && [ "$INIT" != null ] && DESC="$DESC, continued from $(basename "$INIT")"
   $SR export "$MODEL" "$EXP/model-int8.pt" --int8 --description "$DESC (recipes/transcription/run_demo.sh)"
 fi
 if [ "$STAGE" -le 7 ] && [ "${BUNDLE:-0}" = 1 ]; then
