@@ -170,3 +170,25 @@ def test_config_errors_and_unknown_speakers_are_dropped(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         assert task.prepare(utts, [1.0] * 3, None, "train") == [0, 2]
     assert "zed" in caplog.text
+
+
+def test_finetune_on_new_group_keeps_embedding_layers(trained, tmp_path):
+    """init_from a speaker model with other speakers: pooling and embedding are copied, only the
+    output layer (one row per training speaker) starts afresh."""
+    from speechrnn.models import AcousticModel, read_checkpoint
+    from speechrnn.speakers.head import load_speaker_model
+    from speechrnn.tasks import get_task
+    from speechrnn.training.transfer import init_from_checkpoint
+
+    root, _ = trained
+    src = read_checkpoint(root / "exp" / "last.pt")["state_dict"]
+    make_speaker_tree(tmp_path, speakers=2, per_speaker=3, seed=3, prefix="grp")
+    model = load_speaker_model(root / "exp" / "last.pt")  # same architecture, then a 2-speaker task
+    task = get_task({"name": "speakers", "speakers_from": str(tmp_path / "train.jsonl")})
+    fresh = AcousticModel(model.cfg, task.num_outputs(), model.feature_cfg)
+    copied = init_from_checkpoint(fresh, root / "exp" / "last.pt", task.labels())
+    assert "head.embedding.weight" in copied and any(n.startswith("head.pooling.") for n in copied)
+    assert not any(n.startswith("head.projection.") for n in copied)
+    own = fresh.state_dict()
+    assert own["head.projection.weight"].shape[0] == 2 != src["head.projection.weight"].shape[0]
+    assert torch.equal(own["head.embedding.weight"], src["head.embedding.weight"])

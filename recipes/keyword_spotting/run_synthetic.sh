@@ -4,8 +4,9 @@
 # Stages: 1 synthesize keywords (Speech Commands layout + manifests), 2 synthesize keyword-free
 # sentences (+ 2 h of calibration negatives from another text source), 3 add 1 s windows of half of them to training as _unknown_ (hard negatives),
 # 4 train (shared Trainer), 5 evaluate on unseen voices (accuracy, confusion, FRR @ 1 FA/h on the
-# other half, DET) and on new clips of the training voices (accuracy, exp/kws_synth/report_seen),
-# 6 the same FRR/FA measurement for open-vocabulary CTC search (exp/kws_synth/report_openvocab).
+# other half, DET) and on new clips of the training voices (accuracy, $EXP/report_seen),
+# 6 the same FRR/FA measurement for open-vocabulary CTC search ($EXP/report_openvocab).
+# EXP (default exp/kws_synth) is the experiment folder; OPENVOCAB=0 skips stage 6.
 # Re-running resumes every stage (synthesis fills gaps, training resumes from last.pt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,6 +21,7 @@ shift $(( $# > 2 ? 2 : $# ))
 PY=${PYTHON:-.venv/bin/python}
 NEG_SPEECH=${NEG_SPEECH:-}
 DEV_NEG=${DEV_NEG:-}
+EXP=${EXP:-exp/kws_synth}   # experiment folder
 
 # GEN=N adds N generated espeak-ng timbres to the training voices (default 300; held-out,
 # validation and seen-voice test voices stay installed ones)
@@ -43,15 +45,16 @@ head -n "$HALF" "$NEG_SPEECH" > "$D/kws_hardneg_source.jsonl"
 tail -n +"$((HALF + 1))" "$NEG_SPEECH" > "$D/kws_fa_test.jsonl"
 $PY -m speechrnn kws negatives data/kws_synth/train.jsonl "$D/kws_hardneg_source.jsonl" \
     --per-utterance 1 --out data/kws_synth/train_hardneg.jsonl
-$PY -m speechrnn train recipes/keyword_spotting/synthetic.yaml --exp-dir exp/kws_synth \
+$PY -m speechrnn train recipes/keyword_spotting/synthetic.yaml --exp-dir "$EXP" \
     data.train="$PWD/data/kws_synth/train_hardneg.jsonl" "$@"
-$PY -m speechrnn kws evaluate exp/kws_synth/best.pt data/kws_synth/test.jsonl \
+$PY -m speechrnn kws evaluate "$EXP"/best.pt data/kws_synth/test.jsonl \
     --negatives "$D/kws_fa_test.jsonl" --dev-negatives "$DEV_NEG" \
-    --fa-per-hour 1 --out-dir exp/kws_synth/report
-$PY -m speechrnn kws evaluate exp/kws_synth/best.pt data/kws_synth/test_seen.jsonl \
-    --out-dir exp/kws_synth/report_seen
+    --fa-per-hour 1 --out-dir "$EXP"/report
+$PY -m speechrnn kws evaluate "$EXP"/best.pt data/kws_synth/test_seen.jsonl \
+    --out-dir "$EXP"/report_seen
+[ "${OPENVOCAB:-1}" = 1 ] || exit 0   # OPENVOCAB=0 skips the comparison below
 # the other design, on the same clips and negatives: open-vocabulary CTC keyword search with the
 # bundled transcription model (its held-out speakers are the same), no keyword training at all
 $PY -m speechrnn kws evaluate --open-vocab "${OPENVOCAB_MODEL:-speechrnn/assets/models/en-char-bilstm.pt}" \
     data/kws_synth/test.jsonl --negatives "$D/kws_fa_test.jsonl" --dev-negatives "$DEV_NEG" \
-    --fa-per-hour 1 --out-dir exp/kws_synth/report_openvocab
+    --fa-per-hour 1 --out-dir "$EXP"/report_openvocab

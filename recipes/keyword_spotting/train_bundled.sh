@@ -7,12 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-.venv/bin/python}
+export EXP=${EXP:-exp/kws_synth}
 bash recipes/keyword_spotting/run_synthetic.sh "${NUM:-1000}" "${NEG_HOURS:-3.0}" "$@"
-$PY - <<'PYEOF'
-import json
+$PY - "$EXP" <<'PYEOF'
+import json, sys
 from speechrnn.models.checkpoint import atomic_torch_save, read_checkpoint
-report = json.load(open("exp/kws_synth/report/report.json"))
-ck = read_checkpoint("exp/kws_synth/best.pt")
+report = json.load(open(f"{sys.argv[1]}/report/report.json"))
+ck = read_checkpoint(f"{sys.argv[1]}/best.pt")
 ck.pop("training", None)
 extra = dict(ck.get("extra") or {})
 cal = report.get("calibration", {})

@@ -12,23 +12,25 @@ SR=${SR:-.venv/bin/speechrnn}
 DATA=${DATA:-data/speaker_id/$(basename "$TREE")}
 EXP=${EXP:-exp/speaker_id_$(basename "$TREE")}
 STAGE=${STAGE:-1}
+STOP=${STOP:-99}   # last stage to run (STAGE=1 STOP=2: data only)
+stage() { [ "$STAGE" -le "$1" ] && [ "$1" -le "$STOP" ]; }
 ADATA=$(realpath -m "$DATA")   # absolute, as config paths resolve against the config file
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
-if [ "$STAGE" -le 1 ]; then
+if stage 1; then
   $SR prepare folder "$TREE" "$DATA" --label-field speaker
 fi
-if [ "$STAGE" -le 2 ]; then
+if stage 2; then
   $SR train recipes/speaker_id/bilstm.yaml --exp-dir "$EXP" \
     data.train="$ADATA/train.jsonl" data.dev="$ADATA/dev.jsonl" \
     task.speakers_from="$ADATA/train.jsonl" "$@"
 fi
-if [ "$STAGE" -le 3 ]; then
+if stage 3; then
   SRC="$EXP/best.pt"; [ -f "$SRC" ] || SRC="$EXP/last.pt"
   cp "$SRC" "$EXP/final.pt"
   $SR speakers calibrate "$DATA/dev.jsonl" --model "$EXP/final.pt" --save model
 fi
-if [ "$STAGE" -le 4 ]; then
+if stage 4; then
   $SR speakers evaluate "$EXP/final.pt" "$EXP/report" --test "$DATA/test.jsonl" \
     --verify "$DATA/test.jsonl" | tee "$EXP/results.txt"
 fi

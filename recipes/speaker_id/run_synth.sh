@@ -3,6 +3,7 @@
 #   bash recipes/speaker_id/run_synth.sh                 # all stages
 #   BUNDLE=1 bash recipes/speaker_id/run_synth.sh        # + install speechrnn/assets/models/spk-bilstm.pt
 #   STAGE=3 bash recipes/speaker_id/run_synth.sh         # resume from stage 3
+#   STOP=2 bash recipes/speaker_id/run_synth.sh          # stages 1-2 only (the corpus)
 # Stages: 1 synthesize NUM_VOICES closed-set voices x UTTS utterances + VERIFY_VOICES held-out voices
 #           + GEN generated espeak-ng timbres x GEN_UTTS utterances (training-only speakers)
 #         2 split the held-out voices: half calibrate the threshold, half are the unseen-voice test
@@ -25,15 +26,17 @@ GEN=${GEN:-300}                 # generated espeak-ng timbres added as training-
 GEN_UTTS=${GEN_UTTS:-30}        # utterances per generated timbre
 ENROLL_UTTS=${ENROLL_UTTS:-5}   # recordings per unseen speaker enrolled for open-set identification
 STAGE=${STAGE:-1}
+STOP=${STOP:-99}   # last stage to run (STAGE=1 STOP=2: data only)
+stage() { [ "$STAGE" -le "$1" ] && [ "$1" -le "$STOP" ]; }
 ADATA=$(realpath -m "$DATA")   # absolute, as config paths resolve against the config file
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
-if [ "$STAGE" -le 1 ]; then
+if stage 1; then
   $SR synth speakers "$DATA" --num-voices "$NUM_VOICES" --utts-per-voice "$UTTS" \
     --verify-voices "$VERIFY_VOICES" --generated-timbres "$GEN" --generated-utts "$GEN_UTTS" \
     --seed 0 --no-progress
 fi
-if [ "$STAGE" -le 2 ]; then   # disjoint voices for calibration and for the unseen-voice test
+if stage 2; then   # disjoint voices for calibration and for the unseen-voice test
   $PY - "$DATA" "$ENROLL_UTTS" <<'PY'
 import sys
 from pathlib import Path
@@ -54,19 +57,19 @@ write_manifest(d / "unseen_enroll.jsonl", enroll)
 write_manifest(d / "unseen_probe.jsonl", probe)
 PY
 fi
-if [ "$STAGE" -le 3 ]; then
+if stage 3; then
   $SR train recipes/speaker_id/bilstm.yaml --exp-dir "$EXP" \
     data.train="$ADATA/train.jsonl" data.dev="$ADATA/dev.jsonl" \
     task.speakers_from="$ADATA/train.jsonl" "$@"
 fi
 MODEL="$EXP/final.pt"
-if [ "$STAGE" -le 4 ]; then
+if stage 4; then
   SRC="$EXP/best.pt"; [ -f "$EXP/averaged.pt" ] && SRC="$EXP/averaged.pt"
   [ -f "$SRC" ] || SRC="$EXP/last.pt"   # no dev metric (tiny dev split): the last weights
   cp "$SRC" "$MODEL"
   $SR speakers calibrate "$DATA/calib.jsonl" --model "$MODEL" --save model --method eer
 fi
-if [ "$STAGE" -le 5 ]; then
+if stage 5; then
   $SR speakers evaluate "$MODEL" "$EXP/report" --test "$DATA/test.jsonl" \
     --verify "$DATA/unseen.jsonl" --cohort "$DATA/train.jsonl" \
     | tee "$EXP/results.txt"
@@ -75,7 +78,7 @@ if [ "$STAGE" -le 5 ]; then
     --enroll "$DATA/unseen_enroll.jsonl" | sed "s/^identification/unseen speakers, $ENROLL_UTTS enrollment recordings each: identification/" \
     | grep -v '^report' | tee -a "$EXP/results.txt"
 fi
-if [ "$STAGE" -le 6 ] && [ "${BUNDLE:-0}" = 1 ]; then
+if stage 6 && [ "${BUNDLE:-0}" = 1 ]; then
   $PY - "$MODEL" "$EXP/bundle-float.pt" "$NUM_VOICES" "$GEN" "$EXP/config.yaml" <<'PY'
 import sys
 from pathlib import Path

@@ -13,20 +13,22 @@ SR=${SR:-.venv/bin/speechrnn}
 DATA=${DATA:-data/speaker_id/voxceleb1}
 EXP=${EXP:-exp/speaker_id_voxceleb1}
 STAGE=${STAGE:-1}
+STOP=${STOP:-99}   # last stage to run (STAGE=1 STOP=2: data only)
+stage() { [ "$STAGE" -le "$1" ] && [ "$1" -le "$STOP" ]; }
 ADATA=$(realpath -m "$DATA")   # absolute, as config paths resolve against the config file
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
-if [ "$STAGE" -le 1 ]; then
+if stage 1; then
   $SR prepare voxceleb "$CORPUS" "$DATA" --trial-list veri_test2.txt
 fi
-if [ "$STAGE" -le 2 ]; then
+if stage 2; then
   $SR train recipes/speaker_id/bilstm.yaml --exp-dir "$EXP/iden" \
     data.train="$ADATA/train.jsonl" data.dev="$ADATA/dev.jsonl" \
     task.speakers_from="$ADATA/train.jsonl" "$@"
   $SR speakers evaluate "$EXP/iden/best.pt" "$EXP/iden/report" --test "$DATA/test.jsonl" \
     | tee "$EXP/iden/results.txt"
 fi
-if [ "$STAGE" -le 3 ]; then
+if stage 3; then
   # every 20th veri_train utterance is the dev set (best.pt by dev EER, threshold calibration)
   awk 'NR % 20 == 0' "$DATA/veri_train.jsonl" > "$DATA/veri_dev.jsonl"
   awk 'NR % 20 != 0' "$DATA/veri_train.jsonl" > "$DATA/veri_fit.jsonl"

@@ -14,21 +14,23 @@ EXP=${EXP:-exp/transcription_demo}
 HOURS=${HOURS:-4}
 GEN=${GEN:-0}          # generated espeak-ng timbres added to the training voices only
 STAGE=${STAGE:-1}
+STOP=${STOP:-99}   # last stage to run (STAGE=1 STOP=2: data only)
+stage() { [ "$STAGE" -le "$1" ] && [ "$1" -le "$STOP" ]; }
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
-if [ "$STAGE" -le 1 ]; then
+if stage 1; then
   $SR synth transcription "$DATA" --hours "$HOURS" --generated-timbres "$GEN" --seed 0 --no-progress
 fi
-if [ "$STAGE" -le 2 ]; then
+if stage 2; then
   $SR train recipes/transcription/demo.yaml --exp-dir "$EXP" \
     data.train="$PWD/$DATA/train.jsonl" data.dev="$PWD/$DATA/dev.jsonl" "$@"
 fi
 MODEL="$EXP/best.pt"; [ -f "$EXP/averaged.pt" ] && MODEL="$EXP/averaged.pt"
-if [ "$STAGE" -le 3 ]; then
+if stage 3; then
   $SR lm wordnet "$DATA/train.jsonl" --order 3 --out "$EXP/lm3.arpa" \
     --exclude "$DATA/dev.jsonl" "$DATA/test_seen.jsonl" "$DATA/test_unseen.jsonl"
 fi
-if [ "$STAGE" -le 4 ]; then   # grid on 150 dev utterances; never on the test sets
+if stage 4; then   # grid on 150 dev utterances; never on the test sets
   # the subset sits beside dev.jsonl: manifest audio paths are relative to the manifest
   head -n 150 "$DATA/dev.jsonl" > "$DATA/dev150.jsonl"
   : > "$EXP/lm_grid.tsv"
@@ -39,7 +41,7 @@ if [ "$STAGE" -le 4 ]; then   # grid on 150 dev utterances; never on the test se
   done; done
 fi
 read -r ALPHA BETA _ < <(sort -t$'\t' -k3,3g "$EXP/lm_grid.tsv" | head -n 1)
-if [ "$STAGE" -le 5 ]; then
+if stage 5; then
   {
     echo "model: $MODEL   LM: $EXP/lm3.arpa (alpha=$ALPHA beta=$BETA, tuned on dev)"
     for split in test_seen test_unseen; do
@@ -49,14 +51,14 @@ if [ "$STAGE" -le 5 ]; then
     done
   } | tee "$EXP/results.txt"
 fi
-if [ "$STAGE" -le 6 ]; then
+if stage 6; then
   DESC="English characters, BiLSTM-CTC, trained on $HOURS h of synthetic TTS speech"
   [ "$GEN" -gt 0 ] && DESC="$DESC + $GEN generated espeak-ng timbres"
   INIT=$(sed -n 's/^  init_from: //p' "$EXP/config.yaml")   # the config the run trained with
   [ -n "$INIT" ] && [ "$INIT" != null ] && DESC="$DESC, continued from $(basename "$INIT")"
   $SR export "$MODEL" "$EXP/model-int8.pt" --int8 --description "$DESC (recipes/transcription/run_demo.sh)"
 fi
-if [ "$STAGE" -le 7 ] && [ "${BUNDLE:-0}" = 1 ]; then
+if stage 7 && [ "${BUNDLE:-0}" = 1 ]; then
   cp "$EXP/model-int8.pt" speechrnn/assets/models/en-char-bilstm.pt
   echo "installed speechrnn/assets/models/en-char-bilstm.pt"
 fi

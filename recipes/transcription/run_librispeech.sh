@@ -14,9 +14,11 @@ PY=${PYTHON:-.venv/bin/python}
 DATA=data/librispeech
 EXP=${EXP:-exp/librispeech_$SIZE}
 STAGE=${STAGE:-1}
+STOP=${STOP:-99}   # last stage to run (STAGE=1 STOP=2: data only)
+stage() { [ "$STAGE" -le "$1" ] && [ "$1" -le "$STOP" ]; }
 shift $(( $# > 2 ? 2 : $# ))
 
-if [ "$STAGE" -le 1 ]; then
+if stage 1; then
   $SR prepare librispeech "$CORPUS" "$DATA"
   if [ "$SIZE" = 960 ]; then   # one manifest in the same folder, so relative audio paths hold
     cat "$DATA"/train-clean-100.jsonl "$DATA"/train-clean-360.jsonl "$DATA"/train-other-500.jsonl \
@@ -24,15 +26,15 @@ if [ "$STAGE" -le 1 ]; then
   fi
 fi
 TRAIN="$DATA/train-clean-100.jsonl"; [ "$SIZE" = 960 ] && TRAIN="$DATA/train-960.jsonl"
-if [ "$STAGE" -le 2 ]; then
+if stage 2; then
   $PY -m torch.distributed.run --standalone --nproc_per_node "$NGPU" -m speechrnn train \
     "recipes/transcription/librispeech_$SIZE.yaml" --exp-dir "$EXP" "$@"
 fi
 MODEL="$EXP/best.pt"; [ -f "$EXP/averaged.pt" ] && MODEL="$EXP/averaged.pt"
-if [ "$STAGE" -le 3 ]; then
+if stage 3; then
   $SR lm "$TRAIN" --order 4 --out "$EXP/lm4.arpa"
 fi
-if [ "$STAGE" -le 4 ]; then
+if stage 4; then
   for split in dev-clean dev-other test-clean test-other; do
     [ -f "$DATA/$split.jsonl" ] || continue
     echo "$split greedy:  $($SR evaluate "$MODEL" "$DATA/$split.jsonl" --device cuda)"

@@ -9,11 +9,18 @@ from ..models.checkpoint import dequantize_state_dict, read_checkpoint
 log = logging.getLogger("speechrnn.train")
 
 
+# The output layers of the heads (speechrnn.models.heads: CTCHead.proj, PooledHead.projection):
+# one row per label, so they mean nothing under another label set.
+OUTPUT_LAYERS = ("head.proj.", "head.projection.")
+
+
 def init_from_checkpoint(model, path, labels: dict) -> list[str]:
     """Copy weights from checkpoint ``path`` into ``model`` where names and shapes match.
 
-    The head is copied only when the checkpoint's labels equal ``labels``; otherwise it keeps
-    its fresh initialisation. Front-end buffers (global CMVN statistics) are copied too, since
+    The head's output layer is copied only when the checkpoint's labels equal ``labels``;
+    otherwise it keeps its fresh initialisation. The rest of the head (attention pooling, a
+    speaker-embedding layer) is copied when the checkpoint's head is of the same kind, so a
+    speaker encoder fine-tuned on a new group of speakers keeps its embedding. Front-end buffers (global CMVN statistics) are copied too, since
     the encoder was trained on features normalized with them.
 
     Returns
@@ -25,10 +32,11 @@ def init_from_checkpoint(model, path, labels: dict) -> list[str]:
     if ckpt["weights_format"] == "int8":
         src = dequantize_state_dict(src)
     same_labels = ckpt["labels"] == labels
+    same_head = ckpt["model_config"].get("head", {}).get("kind") == model.cfg.head.kind
     own = model.state_dict()
     copied, skipped = [], []
     for name, t in own.items():
-        if name.startswith("head.") and not same_labels:
+        if name.startswith("head.") and not same_labels and (not same_head or name.startswith(OUTPUT_LAYERS)):
             skipped.append(name)
             continue
         if name in src and src[name].shape == t.shape:
@@ -39,7 +47,8 @@ def init_from_checkpoint(model, path, labels: dict) -> list[str]:
     if not any(n.startswith("encoder.") for n in copied):
         raise CheckpointError(f"{path}: no encoder weights match this model's configuration")
     log.info("init_from %s: copied %d tensors, head %s, %d left initialised (%s)", path, len(copied),
-             "kept" if same_labels else "re-initialised (labels differ)", len(skipped),
+             "kept" if same_labels else "output layer re-initialised (labels differ)" if same_head
+             else "re-initialised (labels and head kind differ)", len(skipped),
              ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else ""))
     return copied
 
