@@ -40,8 +40,8 @@ if stage 4; then   # grid on 150 dev utterances; never on the test sets
     printf "%s\t%s\t%s\n" $a $b "$wer" | tee -a "$EXP/lm_grid.tsv"
   done; done
 fi
-read -r ALPHA BETA _ < <(sort -t$'\t' -k3,3g "$EXP/lm_grid.tsv" | head -n 1)
 if stage 5; then
+  read -r ALPHA BETA _ < <(sort -t$'\t' -k3,3g "$EXP/lm_grid.tsv" | head -n 1)
   {
     echo "model: $MODEL   LM: $EXP/lm3.arpa (alpha=$ALPHA beta=$BETA, tuned on dev)"
     for split in test_seen test_unseen; do
