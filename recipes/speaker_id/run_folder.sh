@@ -11,9 +11,7 @@ TREE=${1:?usage: run_folder.sh TREE_DIR [key=value overrides...]}; shift
 SR=${SR:-.venv/bin/speechrnn}
 DATA=${DATA:-data/speaker_id/$(basename "$TREE")}
 EXP=${EXP:-exp/speaker_id_$(basename "$TREE")}
-STAGE=${STAGE:-1}
-STOP=${STOP:-99}   # last stage to run (STAGE=1 STOP=2: data only)
-stage() { [ "$STAGE" -le "$1" ] && [ "$1" -le "$STOP" ]; }
+source recipes/stages.sh   # STAGE=N starts at stage N, STOP=M ends after stage M
 ADATA=$(realpath -m "$DATA")   # absolute, as config paths resolve against the config file
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 

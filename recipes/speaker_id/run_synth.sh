@@ -25,9 +25,7 @@ VERIFY_VOICES=${VERIFY_VOICES:-30}
 GEN=${GEN:-300}                 # generated espeak-ng timbres added as training-only speakers
 GEN_UTTS=${GEN_UTTS:-30}        # utterances per generated timbre
 ENROLL_UTTS=${ENROLL_UTTS:-5}   # recordings per unseen speaker enrolled for open-set identification
-STAGE=${STAGE:-1}
-STOP=${STOP:-99}   # last stage to run (STAGE=1 STOP=2: data only)
-stage() { [ "$STAGE" -le "$1" ] && [ "$1" -le "$STOP" ]; }
+source recipes/stages.sh   # STAGE=N starts at stage N, STOP=M ends after stage M
 ADATA=$(realpath -m "$DATA")   # absolute, as config paths resolve against the config file
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 

@@ -12,9 +12,7 @@ CORPUS=${1:?usage: run_voxceleb.sh VOXCELEB1_DIR [key=value overrides...]}; shif
 SR=${SR:-.venv/bin/speechrnn}
 DATA=${DATA:-data/speaker_id/voxceleb1}
 EXP=${EXP:-exp/speaker_id_voxceleb1}
-STAGE=${STAGE:-1}
-STOP=${STOP:-99}   # last stage to run (STAGE=1 STOP=2: data only)
-stage() { [ "$STAGE" -le "$1" ] && [ "$1" -le "$STOP" ]; }
+source recipes/stages.sh   # STAGE=N starts at stage N, STOP=M ends after stage M
 ADATA=$(realpath -m "$DATA")   # absolute, as config paths resolve against the config file
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 

@@ -13,9 +13,7 @@ DATA=${DATA:-data/transcription}
 EXP=${EXP:-exp/transcription_demo}
 HOURS=${HOURS:-4}
 GEN=${GEN:-0}          # generated espeak-ng timbres added to the training voices only
-STAGE=${STAGE:-1}
-STOP=${STOP:-99}   # last stage to run (STAGE=1 STOP=2: data only)
-stage() { [ "$STAGE" -le "$1" ] && [ "$1" -le "$STOP" ]; }
+source recipes/stages.sh   # STAGE=N starts at stage N, STOP=M ends after stage M
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
 if stage 1; then

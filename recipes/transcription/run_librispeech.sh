@@ -13,9 +13,7 @@ SR=${SR:-.venv/bin/speechrnn}
 PY=${PYTHON:-.venv/bin/python}
 DATA=data/librispeech
 EXP=${EXP:-exp/librispeech_$SIZE}
-STAGE=${STAGE:-1}
-STOP=${STOP:-99}   # last stage to run (STAGE=1 STOP=2: data only)
-stage() { [ "$STAGE" -le "$1" ] && [ "$1" -le "$STOP" ]; }
+source recipes/stages.sh   # STAGE=N starts at stage N, STOP=M ends after stage M
 shift $(( $# > 2 ? 2 : $# ))
 
 if stage 1; then
