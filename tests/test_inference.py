@@ -157,3 +157,22 @@ def test_missing_bundled_model_message(tmp_path, monkeypatch):
     monkeypatch.setattr(models, "MODELS_DIR", tmp_path)
     with pytest.raises(CheckpointError, match="no bundled transcription model"):
         Recognizer.load()
+
+
+def test_models_lists_description_and_parents(model_file, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from speechrnn.inference import models
+    from speechrnn.models.checkpoint import atomic_torch_save, read_checkpoint
+
+    shutil.copy(model_file, tmp_path / "base.pt")
+    ck = read_checkpoint(model_file)
+    ck["extra"] = {"description": "fine-tuned", "init_from": ["base.pt", "older.pt"]}
+    atomic_torch_save(ck, tmp_path / "ft.pt")
+    monkeypatch.setattr(models, "MODELS_DIR", tmp_path)
+    rows = {r["name"]: r for r in models.list_models()}
+    assert rows["base"]["init_from"] == [] and rows["ft"]["init_from"] == ["base.pt", "older.pt"]
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any("random test model" in ln and "trained from" not in ln for ln in lines)
+    assert any("fine-tuned [trained from base.pt <- older.pt]" in ln for ln in lines)

@@ -134,6 +134,15 @@ def test_transfer_reinitialises_head_and_freezes_layers(tmp_path):
     assert not torch.equal(ft["encoder.layers.1.fwd.weight_ih_l0"], src["encoder.layers.1.fwd.weight_ih_l0"])
     # CMVN statistics come from the source model
     assert torch.equal(ft["frontend.cmvn_mean"], src["frontend.cmvn_mean"])
+    # the checkpoints name where they came from, across generations and resumes
+    assert read_checkpoint(tmp_path / "base" / "last.pt").get("extra", {}).get("init_from") is None
+    assert read_checkpoint(tmp_path / "ft" / "last.pt")["extra"]["init_from"] == ["last.pt"]
+    cfg2 = dict(cfg, train=dict(cfg["train"], init_from=str(tmp_path / "ft" / "last.pt"), max_steps=1))
+    train(cfg2, tmp_path / "ft2")
+    assert read_checkpoint(tmp_path / "ft2" / "last.pt")["extra"]["init_from"] == ["last.pt", "last.pt"]
+    cfg2["train"] = dict(cfg2["train"], max_steps=2, init_from=str(tmp_path / "gone.pt"))
+    train(cfg2, tmp_path / "ft2")  # resumes from last.pt: the lineage comes from it, not init_from
+    assert read_checkpoint(tmp_path / "ft2" / "last.pt")["extra"]["init_from"] == ["last.pt", "last.pt"]
 
 
 def test_unalignable_utterances_are_dropped_with_warning(tmp_path, caplog):

@@ -77,18 +77,14 @@ if stage 5; then
     | grep -v '^report' | tee -a "$EXP/results.txt"
 fi
 if stage 6 && [ "${BUNDLE:-0}" = 1 ]; then
-  $PY - "$MODEL" "$EXP/bundle-float.pt" "$NUM_VOICES" "$GEN" "$EXP/config.yaml" <<'PY'
+  $PY - "$MODEL" "$EXP/bundle-float.pt" "$NUM_VOICES" "$GEN" <<'PY'
 import sys
-from pathlib import Path
-from speechrnn.config import load_file
 from speechrnn.models.checkpoint import atomic_torch_save, read_checkpoint
 ck = read_checkpoint(sys.argv[1])
 ck.pop("training", None)
-init = load_file(sys.argv[5]).get("train", {}).get("init_from")
 ck["extra"] = {**(ck.get("extra") or {}), "description":
                f"speaker encoder, BiLSTM + attentive stats pooling, AAM; {sys.argv[3]} synthetic voices "
-               f"+ {sys.argv[4]} generated espeak-ng timbres (recipes/speaker_id/run_synth.sh)"
-               + (f"; training continued from {Path(init).name}" if init else "")}
+               f"+ {sys.argv[4]} generated espeak-ng timbres (recipes/speaker_id/run_synth.sh)"}
 atomic_torch_save(ck, sys.argv[2])
 PY
   # int8 weight storage (~4x smaller; metadata and threshold kept)

@@ -52,8 +52,7 @@ fi
 if stage 6; then
   DESC="English characters, BiLSTM-CTC, trained on $HOURS h of synthetic TTS speech"
   [ "$GEN" -gt 0 ] && DESC="$DESC + $GEN generated espeak-ng timbres"
-  INIT=$(sed -n 's/^  init_from: //p' "$EXP/config.yaml")   # the config the run trained with
-  [ -n "$INIT" ] && [ "$INIT" != null ] && DESC="$DESC, continued from $(basename "$INIT")"
+  # a run with train.init_from=… names its parent checkpoints itself (extra.init_from, `speechrnn models`)
   $SR export "$MODEL" "$EXP/model-int8.pt" --int8 --description "$DESC (recipes/transcription/run_demo.sh)"
 fi
 if stage 7 && [ "${BUNDLE:-0}" = 1 ]; then

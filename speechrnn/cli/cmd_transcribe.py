@@ -89,7 +89,8 @@ def run_models(args) -> int:
         return 0
     for r in rows:
         star = "*" if r["default"] else " "
-        print(f"{star} {r['name']:<22} {r['task']:<14} {r['size_mb']:>6.2f} MB  {r['description']}")
+        parents = f" [trained from {' <- '.join(r['init_from'])}]" if r["init_from"] else ""
+        print(f"{star} {r['name']:<22} {r['task']:<14} {r['size_mb']:>6.2f} MB  {r['description']}{parents}")
     return 0
 
 

@@ -39,5 +39,6 @@ def list_models() -> list[dict]:
             "size_mb": round(p.stat().st_size / 1e6, 2),
             "default": p.name == DEFAULTS.get(ck["task"]),
             "description": extra.get("description", ""),
+            "init_from": list(extra.get("init_from") or []),   # parent checkpoints, nearest first
         })
     return rows

@@ -22,7 +22,7 @@ from .config import RunConfig
 from .logger import RunLogger
 from .optim import build_optimizer
 from .state import epoch_checkpoints_to_keep, epoch_path, rng_state, seed_everything, set_rng_state
-from .transfer import freeze_first_layers, init_from_checkpoint
+from .transfer import checkpoint_lineage, freeze_first_layers, init_from_checkpoint
 
 log = logging.getLogger("speechrnn.train")
 
@@ -126,15 +126,18 @@ class Trainer:
         fresh = True
         last = self.exp_dir / "last.pt"
         self.state = None
+        self.lineage: list[str] = []   # checkpoints this run descends from (extra["init_from"])
         if self.resume and last.exists():
             ckpt = read_checkpoint(last)
             if "training" not in ckpt:
                 raise CheckpointError(f"{last}: has no training state to resume from")
             model.load_state_dict(ckpt["state_dict"])
             self.state = ckpt["training"]
+            self.lineage = list((ckpt.get("extra") or {}).get("init_from") or [])
             fresh = False
         elif tc.init_from:
             init_from_checkpoint(model, tc.init_from, self.task.labels())
+            self.lineage = checkpoint_lineage(tc.init_from)
         if tc.freeze_layers:
             freeze_first_layers(model, tc.freeze_layers)
         if fresh and self.cfg.features.cmvn == "global" and not tc.init_from:
@@ -208,6 +211,8 @@ class Trainer:
             log.info("resumed from last.pt: epoch %d, batch %d, step %d", self.epoch, self.batch_in_epoch, self.step)
 
     def _ckpt(self, training: dict | None, extra: dict | None = None) -> dict:
+        if self.lineage:
+            extra = {**(extra or {}), "init_from": list(self.lineage)}
         return checkpoint_dict(self.model, task=self.task.name, labels=self.task.labels(),
                                training=training, extra=extra)
 

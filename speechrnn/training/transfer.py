@@ -14,6 +14,18 @@ log = logging.getLogger("speechrnn.train")
 OUTPUT_LAYERS = ("head.proj.", "head.projection.")
 
 
+def checkpoint_lineage(path) -> list[str]:
+    """File names of the checkpoints a model trained from ``path`` descends from, nearest first.
+
+    ``[name of path] + path's own extra["init_from"]``: a model fine-tuned from one that was
+    itself continued from another lists both. Stored by the Trainer as ``extra["init_from"]``.
+    """
+    from pathlib import Path
+
+    parents = (read_checkpoint(path).get("extra") or {}).get("init_from") or []
+    return [Path(path).name, *[str(p) for p in parents]]
+
+
 def init_from_checkpoint(model, path, labels: dict) -> list[str]:
     """Copy weights from checkpoint ``path`` into ``model`` where names and shapes match.
 
