@@ -40,6 +40,7 @@ import torch
 from .errors import CheckpointError
 from .fileio import atomic_path
 from .models import export_int8, load_model, quantize_dynamic, read_checkpoint
+from .models.ensemble import require_single
 from .models.checkpoint import atomic_torch_save, build_model_from_checkpoint
 
 FORMATS = ("checkpoint", "torchscript")
@@ -153,6 +154,7 @@ def export_torchscript(src, dst, *, int8: bool = False, description: str | None 
         Tolerance of the check against eager mode (see :func:`trace_model`).
     """
     ckpt = read_checkpoint(src)
+    require_single(ckpt, src, "TorchScript export")
     model = build_model_from_checkpoint(ckpt, src).eval()
     meta = export_metadata(ckpt, model, description)
     meta["weights"] = "int8-dynamic" if int8 else "float"

@@ -288,3 +288,34 @@ def test_cli_kws_evaluate_open_vocab_with_the_bundled_transcription_model(tmp_pa
     assert fa["keyword_clips"] == 2 and fa["utterances"] == 1 and fa["dropped_with_keyword"] == 1
     assert set(fa["frr_per_keyword"]) == {"stop", "yes"} and (tmp_path / "r" / "det.png").exists()
     assert "open-vocabulary search (whole words)" in capsys.readouterr().out
+
+
+def test_bundled_keyword_model_spots_spoken_words_with_its_calibrated_threshold(tmp_path, capsys):
+    """`speechrnn spot` right after install: the bundled model (an ensemble) and its stored threshold."""
+    import json
+
+    import soundfile as sf
+
+    from speechrnn.audio import resample
+    from speechrnn.cli import main
+    from speechrnn.inference.keywords import KeywordSpotter
+    from speechrnn.synth.engines import ENGINES
+
+    engine = ENGINES["espeak-ng"]
+    if engine.missing():
+        pytest.skip(f"espeak-ng unavailable: {engine.missing()}")
+    parts, starts, t = [np.zeros(SR, np.float32)], [], 1.0
+    for word in ("yes", "right"):
+        x, rate = engine.synthesize(word, engine.voice("en-us"), {})
+        x = (resample(x, rate, SR) if rate != SR else x).astype(np.float32)
+        starts.append(t)
+        parts += [x, np.zeros(int(1.5 * SR), np.float32)]
+        t += len(x) / SR + 1.5
+    sf.write(tmp_path / "words.wav", np.concatenate(parts), SR)
+    spotter = KeywordSpotter.load()
+    assert len(spotter.model.members) >= 2 and 0.5 < spotter.threshold < 1.0
+    assert main(["spot", str(tmp_path / "words.wav"), "--format", "json"]) == 0
+    dets = json.loads(capsys.readouterr().out)["detections"]
+    assert [d["keyword"] for d in dets] == ["yes", "right"]
+    for d, at in zip(dets, starts):  # the peak window holds the word's start
+        assert d["start"] - 0.1 <= at <= d["end"]

@@ -1,4 +1,5 @@
-"""`speechrnn spot` (find keywords in audio) and `speechrnn kws` (evaluate, train-custom).
+"""`speechrnn spot` (find keywords in audio) and `speechrnn kws` (evaluate, negatives, train-custom,
+ensemble).
 
 Examples
 --------
@@ -7,6 +8,7 @@ Examples
     speechrnn spot talk.wav --open-vocab --keywords "machine learning" hello
     speechrnn kws evaluate exp/kws/best.pt data/kws/test.jsonl --negatives data/tts/test_unseen.jsonl
     speechrnn kws train-custom marvin --out marvin.pt --budget-minutes 10 --recordings me/*.wav
+    speechrnn kws ensemble exp/kws_a/best.pt exp/kws_b/best.pt --out kws.pt
 """
 from __future__ import annotations
 
@@ -133,6 +135,14 @@ def run_negatives(args) -> int:
     return 0
 
 
+def run_ensemble(args) -> int:
+    from ..models.ensemble import write_ensemble
+
+    out = write_ensemble(args.models, args.out, description=args.description)
+    print(f"{out}: ensemble of {len(args.models)} models ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "spot", help="find keywords in audio files (classifier or open vocabulary)",
@@ -156,7 +166,7 @@ def register(sub) -> None:
     _add_detector_args(p)
     p.set_defaults(func=run_spot)
 
-    k = sub.add_parser("kws", help="keyword spotting tools: evaluate, train-custom")
+    k = sub.add_parser("kws", help="keyword spotting tools: evaluate, negatives, train-custom, ensemble")
     ks = k.add_subparsers(dest="kws_command", metavar="COMMAND")
     ks.required = True
     e = ks.add_parser("evaluate", help="accuracy, confusion, FRR at FA/h, DET (JSON + PNG)")
@@ -198,3 +208,10 @@ def register(sub) -> None:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--work-dir", help="corpus + experiment folder (default exp/custom-WORD)")
     c.set_defaults(func=run_train_custom)
+
+    m = ks.add_parser("ensemble", help="one model file averaging the posteriors of several "
+                                       "keyword models with the same labels")
+    m.add_argument("models", nargs="+", help="keyword model files (at least 2)")
+    m.add_argument("--out", required=True, help="ensemble model file to write")
+    m.add_argument("--description", help="stored in the file (shown by `speechrnn models`)")
+    m.set_defaults(func=run_ensemble)

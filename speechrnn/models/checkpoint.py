@@ -116,20 +116,40 @@ def read_checkpoint(path) -> dict:
         raise CheckpointError(f"{path}: not a speechrnn checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path}: not a speechrnn checkpoint (top level is {type(ckpt).__name__})")
-    missing = [k for k in REQUIRED_KEYS if k not in ckpt]
-    if "format_version" in ckpt and ckpt["format_version"] != FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path}: unsupported checkpoint format_version {ckpt['format_version']!r} "
-            f"(this speechrnn reads version {FORMAT_VERSION})"
-        )
-    if missing:
-        raise CheckpointError(f"{path}: checkpoint is missing key(s): {', '.join(missing)}")
+    _validate(ckpt, path)
     return ckpt
 
 
+def _validate(ckpt: dict, path, where: str = "checkpoint") -> None:
+    """Check the format version and required keys of a single-model or ensemble dict."""
+    from .ensemble import ENSEMBLE_KEYS, is_ensemble
+
+    if "format_version" in ckpt and ckpt["format_version"] != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: unsupported {where} format_version {ckpt['format_version']!r} "
+            f"(this speechrnn reads version {FORMAT_VERSION})"
+        )
+    missing = [k for k in (ENSEMBLE_KEYS if is_ensemble(ckpt) else REQUIRED_KEYS) if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: {where} is missing key(s): {', '.join(missing)}")
+    if is_ensemble(ckpt):
+        members = ckpt["members"]
+        if not isinstance(members, list) or len(members) < 2:
+            raise CheckpointError(f"{path}: an ensemble needs a list of at least 2 members")
+        for i, m in enumerate(members):
+            if not isinstance(m, dict) or is_ensemble(m):
+                raise CheckpointError(f"{path}: ensemble member {i} is not a single-model checkpoint")
+            _validate(m, path, f"ensemble member {i}")
+
+
 def build_model_from_checkpoint(ckpt: dict, path="<checkpoint>"):
-    """Instantiate an :class:`AcousticModel` from a validated checkpoint dict and load weights."""
+    """Instantiate an :class:`AcousticModel` (or an :class:`~.ensemble.EnsembleModel` of them)
+    from a validated checkpoint dict and load weights."""
     from ..features import FeatureConfig
+    from .ensemble import EnsembleModel, is_ensemble
+
+    if is_ensemble(ckpt):
+        return EnsembleModel([build_model_from_checkpoint(m, path) for m in ckpt["members"]])
     from ..tasks import task_class
     from .acoustic import AcousticModel, ModelConfig
 
@@ -223,17 +243,26 @@ def export_int8(src, dst, extra: dict | None = None) -> Path:
 
     ``extra`` (e.g. ``{"description": ...}``) is merged into the checkpoint's ``extra``.
     """
+    from .ensemble import is_ensemble
+
     ckpt = read_checkpoint(src)
     if extra:
         ckpt["extra"] = dict(ckpt.get("extra") or {}, **extra)
+    ckpt = {k: v for k, v in ckpt.items() if k != "training"}
+    if is_ensemble(ckpt):
+        ckpt["members"] = [_with_int8_weights(m) for m in ckpt["members"]]
+    else:
+        ckpt = _with_int8_weights(ckpt)
+    atomic_torch_save(ckpt, dst)
+    return Path(dst)
+
+
+def _with_int8_weights(ckpt: dict) -> dict:
+    """A copy of a single-model checkpoint dict with its weights stored as int8."""
     state = ckpt["state_dict"]
     if ckpt["weights_format"] == "int8":
         state = dequantize_state_dict(state)
-    ckpt = {k: v for k, v in ckpt.items() if k != "training"}
-    ckpt["state_dict"] = quantize_state_dict(state)
-    ckpt["weights_format"] = "int8"
-    atomic_torch_save(ckpt, dst)
-    return Path(dst)
+    return dict(ckpt, state_dict=quantize_state_dict(state), weights_format="int8")
 
 
 def quantize_dynamic(model: nn.Module) -> nn.Module:

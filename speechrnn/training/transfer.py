@@ -5,6 +5,7 @@ import logging
 
 from ..errors import CheckpointError, ConfigError
 from ..models.checkpoint import dequantize_state_dict, read_checkpoint
+from ..models.ensemble import require_single
 
 log = logging.getLogger("speechrnn.train")
 
@@ -40,6 +41,7 @@ def init_from_checkpoint(model, path, labels: dict) -> list[str]:
     list[str] names of the tensors copied.
     """
     ckpt = read_checkpoint(path)
+    require_single(ckpt, path, "initialising training from a checkpoint")
     src = ckpt["state_dict"]
     if ckpt["weights_format"] == "int8":
         src = dequantize_state_dict(src)
