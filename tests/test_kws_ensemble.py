@@ -72,8 +72,10 @@ def test_refuses_mismatched_members_and_single_model_uses(tmp_path):
 
     pa = classifier(0, tmp=tmp_path, name="a.pt")
     other = classifier(1, labels={"labels": ["up", "down", "_unknown_", "_silence_"]}, tmp=tmp_path, name="b.pt")
-    with pytest.raises(CheckpointError, match="labels differ"):
+    with pytest.raises(CheckpointError, match="b.pt: a 'keywords' model with other labels than"):
         write_ensemble([pa, other], tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="labels differ"):  # the model-level check
+        EnsembleModel([load_model(pa), load_model(other)])
     assert not (tmp_path / "bad.pt").exists()  # nothing written
     with pytest.raises(CheckpointError, match="at least 2"):
         write_ensemble([pa], tmp_path / "bad.pt")

@@ -113,6 +113,10 @@ def write_ensemble(paths: list, out, *, description: str | None = None) -> Path:
     from .checkpoint import atomic_torch_save, build_model_from_checkpoint, read_checkpoint
 
     cks = [read_checkpoint(p) for p in paths]
+    for p, ck in zip(paths[1:], cks[1:]):
+        if (ck["task"], ck["labels"]) != (cks[0]["task"], cks[0]["labels"]):
+            raise CheckpointError(f"{p}: a {ck['task']!r} model with other labels than {paths[0]} "
+                                  f"(a {cks[0]['task']!r} model); ensemble members must share them")
     extra = {"members": [str(p) for p in paths]}
     if description:
         extra["description"] = description
