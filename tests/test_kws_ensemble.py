@@ -68,6 +68,8 @@ def test_one_file_round_trip_loads_safely_and_flattens(tmp_path, batch):
 
 def test_refuses_mismatched_members_and_single_model_uses(tmp_path):
     from speechrnn.export import export_model
+    from speechrnn.inference.recognizer import Recognizer
+    from speechrnn.speakers.head import load_speaker_model
     from speechrnn.training.transfer import init_from_checkpoint
 
     pa = classifier(0, tmp=tmp_path, name="a.pt")
@@ -87,6 +89,10 @@ def test_refuses_mismatched_members_and_single_model_uses(tmp_path):
         init_from_checkpoint(classifier(3), ens, LABELS)
     with pytest.raises(CheckpointError, match="single model"):
         export_model(ens, tmp_path / "ens.ts", format="torchscript")
+    with pytest.raises(CheckpointError, match="single model"):
+        load_speaker_model(ens)
+    with pytest.raises(CheckpointError, match="needs a transcription model"):
+        Recognizer.load(ens)
     # a damaged member is named
     ck = torch.load(ens, weights_only=True)
     del ck["members"][1]["state_dict"]

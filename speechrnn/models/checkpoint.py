@@ -145,11 +145,11 @@ def _validate(ckpt: dict, path, where: str = "checkpoint") -> None:
 def build_model_from_checkpoint(ckpt: dict, path="<checkpoint>"):
     """Instantiate an :class:`AcousticModel` (or an :class:`~.ensemble.EnsembleModel` of them)
     from a validated checkpoint dict and load weights."""
-    from ..features import FeatureConfig
     from .ensemble import EnsembleModel, is_ensemble
 
     if is_ensemble(ckpt):
         return EnsembleModel([build_model_from_checkpoint(m, path) for m in ckpt["members"]])
+    from ..features import FeatureConfig
     from ..tasks import task_class
     from .acoustic import AcousticModel, ModelConfig
 

@@ -75,8 +75,10 @@ def load_speaker_model(path, *, device: str = "cpu", quantize: bool = False):
     """
     from ..errors import CheckpointError
     from ..models.checkpoint import build_model_from_checkpoint, quantize_dynamic, read_checkpoint
+    from ..models.ensemble import require_single
 
     ckpt = read_checkpoint(path)
+    require_single(ckpt, path, "a speaker encoder")
     model = build_model_from_checkpoint(ckpt, path).to(device).eval()
     if model.cfg.head.kind not in EMBEDDING_HEADS:
         raise CheckpointError(f"{path}: a {model.task!r} model with a {model.cfg.head.kind!r} head, "
