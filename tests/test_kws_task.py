@@ -183,3 +183,65 @@ def test_task_config_and_labels_errors():
     assert t12.num_outputs() == 12 and len(t12.keywords) == 10
     u = Utterance(id="u2", audio="x.wav", label="marvin")
     assert t12.cfg.labels[t12.class_id(u)] == "_unknown_"
+
+
+def test_distillation_loss_mixes_cross_entropy_and_teacher_kl():
+    import torch.nn.functional as F
+
+    from speechrnn.data import Utterance
+    from speechrnn.tasks import get_task
+    from speechrnn.tasks.keywords import TEACHER_KEY, TEACHER_LABELS_KEY
+
+    g = torch.Generator().manual_seed(0)
+    logits, teacher = torch.randn(5, 4, generator=g), torch.randn(5, 4, generator=g).log_softmax(-1)
+    targets = torch.tensor([0, 1, 2, 3, 0])
+    task = get_task({"name": "keywords", "labels": LABELS, "distill_weight": 0.25, "distill_temperature": 2.0})
+    utts = [Utterance(id=f"u{i}", audio="x.wav", label=LABELS[int(t)],
+                      extra={TEACHER_KEY: teacher[i].tolist(), TEACHER_LABELS_KEY: ",".join(LABELS)})
+            for i, t in enumerate(targets)]
+    batch = task.targets({"utts": utts})
+    assert torch.equal(batch["targets"], targets) and torch.allclose(batch["teacher"], teacher)
+    p_t, log_p_s = torch.softmax(teacher / 2, -1), torch.log_softmax(logits / 2, -1)
+    kl = (p_t * (p_t.log() - log_p_s)).sum(-1).mean()
+    want = 0.75 * F.cross_entropy(logits, targets) + 0.25 * 4 * kl
+    assert float(task.loss((logits, None), batch)) == pytest.approx(float(want), rel=1e-5)
+    # the teacher's own distribution costs nothing in the distillation term
+    only_kl = get_task({"name": "keywords", "labels": LABELS, "distill_weight": 1.0, "distill_temperature": 1.0})
+    assert float(only_kl.loss((teacher, None), batch)) == pytest.approx(0.0, abs=1e-6)
+    # training utterances without teacher posteriors, or over other classes, are refused up front
+    task.prepare(utts, [1.0] * 5, None, "train")
+    bare = [Utterance(id="b1", audio="x.wav", label="yes")]
+    with pytest.raises(ConfigError, match="lack it.*b1"):
+        task.prepare(bare, [1.0], None, "train")
+    task.prepare(bare, [1.0], None, "dev")  # dev clips need none
+    other = [Utterance(id="o1", audio="x.wav", label="yes",
+                       extra={TEACHER_KEY: [0.0] * 4, TEACHER_LABELS_KEY: "a,b,c,d"})]
+    with pytest.raises(ConfigError, match="other classes.*o1"):
+        task.prepare(other, [1.0], None, "train")
+    with pytest.raises(ConfigError, match="distill_weight"):
+        get_task({"name": "keywords", "labels": LABELS, "distill_weight": 1.5})
+
+
+def test_soft_labels_then_distilled_training(trained, capsys):
+    """`kws soft-labels` with the trained model as teacher, then a student trained on them."""
+    from speechrnn.cli import main
+    from speechrnn.data import read_manifest
+    from speechrnn.kws.distill import teacher_log_posteriors
+    from speechrnn.models import load_model
+    from speechrnn.tasks.keywords import TEACHER_KEY
+    from speechrnn.train import train
+
+    data = trained["data"]
+    assert main(["kws", "soft-labels", str(trained["model"]), str(data / "train.jsonl"),
+                 "--out", str(data / "train_soft.jsonl")]) == 0
+    assert "with the teacher's posteriors" in capsys.readouterr().out
+    utts = read_manifest(data / "train_soft.jsonl")
+    assert [u.id for u in utts] == [u.id for u in read_manifest(data / "train.jsonl")]
+    got = np.array([u.extra[TEACHER_KEY] for u in utts])
+    want = teacher_log_posteriors(load_model(trained["model"]), read_manifest(data / "train.jsonl"))
+    assert got.shape == (len(utts), 4) and np.allclose(got, want, atol=1e-3)
+    cfg = run_config(data)
+    cfg["data"]["train"] = str(data / "train_soft.jsonl")
+    cfg["task"]["distill_weight"] = 0.5
+    result = train(cfg, trained["tmp"] / "student")
+    assert result["best"] >= 0.9, result

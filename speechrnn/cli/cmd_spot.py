@@ -1,5 +1,5 @@
 """`speechrnn spot` (find keywords in audio) and `speechrnn kws` (evaluate, negatives, train-custom,
-ensemble).
+ensemble, soft-labels).
 
 Examples
 --------
@@ -9,6 +9,7 @@ Examples
     speechrnn kws evaluate exp/kws/best.pt data/kws/test.jsonl --negatives data/tts/test_unseen.jsonl
     speechrnn kws train-custom marvin --out marvin.pt --budget-minutes 10 --recordings me/*.wav
     speechrnn kws ensemble exp/kws_a/best.pt exp/kws_b/best.pt --out kws.pt
+    speechrnn kws soft-labels kws.pt data/kws/train.jsonl --out data/kws/train_soft.jsonl
 """
 from __future__ import annotations
 
@@ -135,6 +136,14 @@ def run_negatives(args) -> int:
     return 0
 
 
+def run_soft_labels(args) -> int:
+    from ..kws.distill import write_soft_labels
+
+    n = write_soft_labels(args.teacher, args.manifest, args.out)
+    print(f"{args.out}: {n} utterances with the teacher's posteriors (extra.teacher_log_posteriors)")
+    return 0
+
+
 def run_ensemble(args) -> int:
     from ..models.ensemble import write_ensemble
 
@@ -166,7 +175,7 @@ def register(sub) -> None:
     _add_detector_args(p)
     p.set_defaults(func=run_spot)
 
-    k = sub.add_parser("kws", help="keyword spotting tools: evaluate, negatives, train-custom, ensemble")
+    k = sub.add_parser("kws", help="keyword spotting tools: evaluate, negatives, train-custom, ensemble, soft-labels")
     ks = k.add_subparsers(dest="kws_command", metavar="COMMAND")
     ks.required = True
     e = ks.add_parser("evaluate", help="accuracy, confusion, FRR at FA/h, DET (JSON + PNG)")
@@ -215,3 +224,10 @@ def register(sub) -> None:
     m.add_argument("--out", required=True, help="ensemble model file to write")
     m.add_argument("--description", help="stored in the file (shown by `speechrnn models`)")
     m.set_defaults(func=run_ensemble)
+
+    d = ks.add_parser("soft-labels", help="write a teacher model's posteriors into a manifest, to "
+                                          "distill it into one model (task.distill_weight)")
+    d.add_argument("teacher", help="keywords model (e.g. an ensemble)")
+    d.add_argument("manifest", help="training manifest (JSONL)")
+    d.add_argument("--out", required=True, help="manifest to write: MANIFEST's lines + the posteriors")
+    d.set_defaults(func=run_soft_labels)

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 UNKNOWN = "_unknown_"
 SILENCE = "_silence_"
 COMMANDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+TEACHER_KEY = "teacher_log_posteriors"  # Utterance.extra key of distillation targets (C floats)
+TEACHER_LABELS_KEY = "teacher_labels"  # ... and of the teacher's class names, comma-joined
 
 
 @dataclass
@@ -53,6 +55,13 @@ class KeywordTaskConfig:
     when false such utterances are an error."""
     label_smoothing: float = 0.0
     """Cross-entropy label smoothing in [0, 1)."""
+    distill_weight: float = 0.0
+    """Knowledge distillation: weight ``w`` in [0, 1] of the term that pulls the model towards a
+    teacher's posteriors, stored per training utterance in ``extra.teacher_log_posteriors`` by
+    ``speechrnn kws soft-labels TEACHER MANIFEST`` (e.g. the bundled ensemble). The loss is
+    ``(1 - w) * CE(labels) + w * T^2 * KL(teacher_T || model_T)``; 0 = plain cross-entropy."""
+    distill_temperature: float = 2.0
+    """Temperature ``T`` > 0 that softens both distributions in the distillation term."""
 
     def validate(self) -> None:
         if len(self.labels) < 2:
@@ -62,6 +71,8 @@ class KeywordTaskConfig:
             raise ConfigError(f"task.labels: duplicate class(es) {dup}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError("task.label_smoothing must be in [0, 1)")
+        if not 0.0 <= self.distill_weight <= 1.0 or self.distill_temperature <= 0:
+            raise ConfigError("task.distill_weight must be in [0, 1] and task.distill_temperature > 0")
         if self.map_unknown and UNKNOWN not in self.labels:
             raise ConfigError(f"task.map_unknown needs {UNKNOWN!r} in task.labels")
 
@@ -117,6 +128,18 @@ class KeywordTask(Task):
         if bad:
             raise ConfigError(f"{split}: {len(bad)} utterance(s) without a usable label, e.g. {bad[:5]} "
                               f"(task.labels = {self.cfg.labels}, map_unknown = {self.cfg.map_unknown})")
+        if split == "train" and self.cfg.distill_weight > 0:
+            n, names = len(self.cfg.labels), ",".join(self.cfg.labels)
+            bad = [u.id for u in utts if len(u.extra.get(TEACHER_KEY) or ()) != n]
+            if bad:
+                raise ConfigError(
+                    f"train: task.distill_weight > 0 needs extra.{TEACHER_KEY} ({n} values) on every "
+                    f"utterance; {len(bad)} lack it, e.g. {bad[:5]} (write them with `speechrnn kws "
+                    f"soft-labels TEACHER MANIFEST --out ...`)")
+            other = [u.id for u in utts if u.extra.get(TEACHER_LABELS_KEY) != names]
+            if other:
+                raise ConfigError(f"train: {len(other)} utterance(s) carry teacher posteriors over other "
+                                  f"classes than task.labels ({names}), e.g. {other[:5]}")
         counts = Counter(self.cfg.labels[self.class_id(u)] for u in utts)
         missing = [c for c in self.cfg.labels if c not in counts]
         if missing:
@@ -125,13 +148,26 @@ class KeywordTask(Task):
         return list(range(len(utts)))
 
     def targets(self, batch: dict) -> dict:
-        return {"targets": torch.tensor([self.class_id(u) for u in batch["utts"]], dtype=torch.int64)}  # (B,)
+        utts = batch["utts"]
+        out = {"targets": torch.tensor([self.class_id(u) for u in utts], dtype=torch.int64)}  # (B,)
+        if self.cfg.distill_weight > 0 and all(TEACHER_KEY in u.extra for u in utts):
+            out["teacher"] = torch.tensor([u.extra[TEACHER_KEY] for u in utts], dtype=torch.float32)  # (B,C)
+        return out
 
     # ------------------------------------------------------------------ training / eval
     def loss(self, model_out, batch: dict) -> torch.Tensor:
-        """Mean cross-entropy of the logits ``(B,C)`` against ``targets`` ``(B,)``."""
+        """Mean cross-entropy of the logits ``(B,C)`` against ``targets`` ``(B,)``, mixed with the
+        distillation term when the batch carries teacher log-posteriors ``(B,C)``."""
         logits, _ = model_out
-        return F.cross_entropy(logits.float(), batch["targets"], label_smoothing=self.cfg.label_smoothing)
+        logits = logits.float()
+        ce = F.cross_entropy(logits, batch["targets"], label_smoothing=self.cfg.label_smoothing)
+        w = self.cfg.distill_weight
+        if w == 0 or "teacher" not in batch:
+            return ce
+        t = self.cfg.distill_temperature
+        teacher = F.log_softmax(batch["teacher"].to(logits.device) / t, dim=-1)  # (B,C)
+        kl = F.kl_div(F.log_softmax(logits / t, dim=-1), teacher, log_target=True, reduction="batchmean")
+        return (1 - w) * ce + w * t * t * kl
 
     def decode(self, model_out) -> list[str]:
         """Predicted class names for a batch of logits ``(B,C)``."""
