@@ -1,7 +1,7 @@
 """Ensembles of keyword classifiers: one model file, the members' class posteriors averaged.
 
 Runs of the same recipe that differ only in seed or front-end make different mistakes on
-voices they never heard (per-keyword accuracy moves by 10-20 points between runs), so the
+voices they never heard (per-keyword accuracy differs by up to 25 points between runs), so the
 mean of their posteriors is more accurate than any one of them; the cost is one forward
 pass per member.
 
