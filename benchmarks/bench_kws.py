@@ -45,12 +45,15 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     det = DetectorConfig(hop_s=args.hop)
     if args.model:
-        spotter = KeywordSpotter.load(args.model, detector=det, quantize=args.quantize)
+        spotter = KeywordSpotter.load(args.model, detector=det)
     else:
+        spotter = KeywordSpotter(recipe_model(), detector=det)
+    # counted before int8: dynamic quantization packs weights where .parameters() does not see them
+    params = sum(p.numel() for p in spotter.model.parameters())
+    if args.quantize:
         from speechrnn.models import quantize_dynamic
 
-        m = recipe_model()
-        spotter = KeywordSpotter(quantize_dynamic(m) if args.quantize else m, detector=det)
+        spotter = KeywordSpotter(quantize_dynamic(spotter.model), detector=det, threshold=spotter.threshold)
     if args.file:
         from speechrnn.audio import load_audio
 
@@ -66,7 +69,6 @@ def main(argv=None) -> int:
         n += len(stream.feed(x[i:i + chunk]))
     n += len(stream.finish())
     dt = time.perf_counter() - t0
-    params = sum(p.numel() for p in spotter.model.parameters())
     print(f"audio {x.size / 16000:.1f} s, hop {args.hop} s, chunks {args.chunk} s, 1 thread, "
           f"{params / 1e6:.2f} M params{' (int8)' if args.quantize else ''}: {dt:.2f} s, "
           f"RTF {dt / (x.size / 16000):.4f} ({n} detections)")

@@ -28,19 +28,16 @@ def teacher_log_posteriors(model, utts, max_seconds: float = 60.0, task=None) ->
     """Log-posteriors ``(N, C)`` of ``model`` for ``utts`` (manifest order), batched by duration
     (``task``: the model's :class:`KeywordTask`, rebuilt from its labels when not given)."""
     import torch.nn.functional as F
-    from torch.utils.data import DataLoader
 
-    from ..data import AudioDataset, BucketBatchSampler
     from ..tasks.keywords import KeywordTask
+    from .evaluate import manifest_loader
 
     task = task or KeywordTask.from_labels(model.labels)
-    ds = AudioDataset(utts, sample_rate=model.feature_cfg.sample_rate)
-    batches = list(BucketBatchSampler(ds.durations(), max_seconds, shuffle=False))
     index = {u.id: i for i, u in enumerate(utts)}
     out = np.zeros((len(utts), model.num_outputs), dtype=np.float32)
     model.eval()
     with torch.inference_mode():
-        for batch in DataLoader(ds, batch_sampler=batches, collate_fn=task.collate):
+        for batch in manifest_loader(model, task, utts, max_seconds):
             logits, _ = model(batch["waveforms"], batch["lengths"])  # (B, C)
             out[[index[i] for i in batch["ids"]]] = F.log_softmax(logits.float(), dim=-1).numpy()
     return out

@@ -36,15 +36,21 @@ from .detector import DetectorConfig, StreamingDetector, WindowClassifier, detec
 log = logging.getLogger(__name__)
 
 
-def classify_manifest(model, task, utts, max_seconds: float = 60.0) -> tuple[list, list, list]:
-    """``(ids, y_true, y_pred)`` of every utterance, classified whole (padded batches)."""
+def manifest_loader(model, task, utts, max_seconds: float = 60.0):
+    """Whole clips of ``utts`` in duration-bucketed padded batches of at most ``max_seconds``,
+    collated by ``task`` (``waveforms`` ``(B, S)``, ``lengths``, ``ids``, ``targets``), unshuffled."""
     from torch.utils.data import DataLoader
 
     from ..data import AudioDataset, BucketBatchSampler
 
     ds = AudioDataset(utts, sample_rate=model.feature_cfg.sample_rate)
     batches = list(BucketBatchSampler(ds.durations(), max_seconds, shuffle=False))
-    task.evaluate(model, DataLoader(ds, batch_sampler=batches, collate_fn=task.collate))
+    return DataLoader(ds, batch_sampler=batches, collate_fn=task.collate)
+
+
+def classify_manifest(model, task, utts, max_seconds: float = 60.0) -> tuple[list, list, list]:
+    """``(ids, y_true, y_pred)`` of every utterance, classified whole (padded batches)."""
+    task.evaluate(model, manifest_loader(model, task, utts, max_seconds))
     r = task.last_report
     return r["ids"], r["y_true"], r["y_pred"]
 
