@@ -2,10 +2,17 @@
 # One-time set-up on a fresh Debian/Ubuntu machine (idempotent):
 #   - Debian packages: text-to-speech engines and sox (installed only when missing)
 #   - a virtualenv in .venv with speechrnn installed in editable mode
-# Usage: bash scripts/setup.sh   (SPEECHRNN_SKIP_APT=1 to skip the Debian step)
+# Usage: bash scripts/setup.sh   (SPEECHRNN_SKIP_APT=1 to skip the Debian step;
+#        SPEECHRNN_EXTRA_VOICES=1 to add other-language festival voices for the speakers recipe)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 APT_PKGS=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox libsndfile1 fortunes fortunes-min wordnet-base)
+# SPEECHRNN_EXTRA_VOICES=1: festival's recorded humans of other languages (~60 MB; +180 MB with
+# festvox-ru), training-only speakers for `speechrnn synth speakers --other-language-voices`
+if [ -n "${SPEECHRNN_EXTRA_VOICES:-}" ]; then
+  APT_PKGS+=(festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph festvox-italp16k
+             festvox-itapc16k festvox-suopuhe-lj festvox-suopuhe-mv festvox-ca-ona-hts festvox-ru)
+fi
 if [ -z "${SPEECHRNN_SKIP_APT:-}" ] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${APT_PKGS[@]}"; do

@@ -266,3 +266,19 @@ def test_jitter_params_stays_close_keeps_types_and_is_seeded():
     assert isinstance(a["pitch"], int) and isinstance(a["length_scale"], float)
     assert a["name"] == "x" and a["flag"] is True
     assert abs(a["pitch"] - 60) <= 4 and abs(a["length_scale"] - 1.1) <= 0.07
+
+
+def test_festival_lists_english_voices_and_keeps_other_languages_apart(tmp_path, monkeypatch):
+    from speechrnn.synth.engines import FestivalEngine
+
+    for d in ("english/kal_diphone/festvox", "us/cmu_us_slt_arctic_hts/festvox", "czech/czech_dita/festvox",
+              "italian/pc_diphone/festvox", "finnish/suopuhe.common"):
+        (tmp_path / d).mkdir(parents=True)
+    eng = FestivalEngine()
+    monkeypatch.setattr(eng, "roots", (str(tmp_path),))
+    monkeypatch.setattr(eng, "missing", lambda: None)
+    assert [(v.name, v.gender, v.language) for v in eng.voices()] == [
+        ("kal_diphone", "M", "en"), ("cmu_us_slt_arctic_hts", "F", "en")]
+    assert [(v.name, v.gender, v.language) for v in eng.other_language_voices()] == [
+        ("czech_dita", None, "czech"), ("pc_diphone", None, "italian")]  # suopuhe.common: no voice
+    assert eng.voice("czech_dita").language == "czech"

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
+from speechrnn.config import from_dict
 from speechrnn.data.manifest import read_manifest
 from speechrnn.errors import ConfigError
 from speechrnn.synth.engines import ENGINES
@@ -206,3 +207,43 @@ def test_all_failures_raise(tmp_path, monkeypatch):
     monkeypatch.setattr(build, "render", boom)
     with pytest.raises(SynthesisError, match="every synthesis failed.*exploded"):
         _transcription(tmp_path, num=4)
+
+
+def test_other_language_humans_join_training_only_and_leave_the_tests_unchanged(tmp_path, monkeypatch):
+    from speechrnn.errors import SynthesisError
+    from speechrnn.synth.engines import Voice
+
+    flite = ENGINES["flite"]
+    voices = [v for v in VOICES if v != "flite:awb"]
+    cfg = dict(num_voices=3, utts_per_voice=3, verify_voices=2, voices=voices, seed=2, jobs=1, progress=False)
+    base = build_speakers(tmp_path / "base", from_dict(SpeakerConfig, cfg))
+    # flite's awb stands in for a recorded human of another language; kal is a person the
+    # corpus already has (flite:kal16), and "broken" a voice that cannot read the text
+    others = [Voice("flite", "awb", None, "awb", "scots"), Voice("flite", "kal", None, "kal", "xx"),
+              Voice("flite", "broken", None, "broken", "xx")]
+    for e in ENGINES.values():  # whatever other-language voices this machine has installed
+        monkeypatch.setattr(e, "_other", [])
+    with pytest.raises(ConfigError, match="no voice of another language"):
+        build_speakers(tmp_path / "none", from_dict(SpeakerConfig, {**cfg, "other_language_voices": True}))
+    monkeypatch.setattr(flite, "_other", others)
+    real = flite._synthesize
+
+    def synthesize(text, voice, params):
+        if voice.name == "broken":
+            raise SynthesisError("flite voice broken: cannot read Latin script")
+        return real(text, voice, params)
+
+    monkeypatch.setattr(flite, "_synthesize", synthesize)
+    s = build_speakers(tmp_path / "ol", from_dict(SpeakerConfig, {**cfg, "other_language_voices": True}))
+    assert s["other_language_voices"] == ["flite:awb"]
+    assert list(s["other_language_voices_skipped"]) == ["flite:broken"]
+    for split in ("dev", "test", "verify"):  # the extra speakers change no test: same clips, same order
+        a, b = (read_manifest(tmp_path / d / f"{split}.jsonl") for d in ("base", "ol"))
+        assert [(u.id, u.text, u.extra["params"]) for u in a] == [(u.id, u.text, u.extra["params"]) for u in b]
+    assert (tmp_path / "base" / "trials.txt").read_text() == (tmp_path / "ol" / "trials.txt").read_text()
+    train_a, train_b = (read_manifest(tmp_path / d / "train.jsonl") for d in ("base", "ol"))
+    added = [u for u in train_b if u.speaker == "flite:awb"]
+    assert len(added) == 3 and len(train_b) == len(train_a) + 3
+    assert [u.id for u in train_b if u.speaker != "flite:awb"] == [u.id for u in train_a]
+    assert s["closed_set_voices"] == base["closed_set_voices"]
+

@@ -53,15 +53,23 @@ def register(subparsers) -> None:
     s.add_argument("--utts-per-voice", type=int, default=20)
     s.add_argument("--verify-voices", type=int, default=5)
     s.add_argument("--generated-utts", type=int, help="utterances per generated timbre (default: --utts-per-voice)")
+    s.add_argument("--other-language-voices", action="store_true",
+                   help="add every installed recorded human of another language (festival's Czech, Italian, "
+                        "Finnish... voices) as a training-only speaker")
     s.set_defaults(func=_build)
 
 
 def _voices(args) -> int:
+    from ..synth.engines import ENGINES
     from ..synth.voices import list_voices
 
     report = list_voices()
     print(report.format(verbose=args.all))
     print(f"total: {len(report.voices)} voices; engines missing: {len(report.missing)}")
+    others = [v for e in ENGINES.values() for v in e.other_language_voices()]
+    if others:
+        print(f"other languages (training-only speakers, `synth speakers --other-language-voices`): "
+              f"{', '.join(f'{v.id} ({v.language})' for v in others)}")
     return 0
 
 
@@ -88,7 +96,8 @@ def _build(args) -> int:
         cfg = from_dict(presets.SpeakerConfig, {**common, "num_voices": args.num_voices,
                                                 "utts_per_voice": args.utts_per_voice,
                                                 "verify_voices": args.verify_voices,
-                                                "generated_utts": args.generated_utts})
+                                                "generated_utts": args.generated_utts,
+                                                "other_language_voices": args.other_language_voices})
         summary = presets.build_speakers(args.out_dir, cfg)
     short = {k: v for k, v in summary.items() if k not in ("held_out_voices", "closed_set_voices",
                                                             "validation_voices", "unknown_words", "failures")}

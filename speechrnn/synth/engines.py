@@ -60,12 +60,19 @@ class Voice:
         ``"M"``/``"F"`` when the engine reports it.
     arg : str
         What the engine is called with (voice file, model path ...).
+    language : str
+        The language whose letter-to-sound rules the voice reads with: ``"en"`` for every
+        voice the presets use by default; a recorded human of another language (festival's
+        ``czech_dita``...) reads English text with its own rules, so its clips have no
+        usable transcript and serve only as training speakers
+        (:meth:`Engine.other_language_voices`).
     """
 
     engine: str
     name: str
     gender: str | None = None
     arg: str = ""
+    language: str = "en"
 
     @property
     def id(self) -> str:
@@ -152,6 +159,7 @@ class Engine:
 
     def __init__(self):
         self._voices: list[Voice] | None = None
+        self._other: list[Voice] | None = None
 
     def missing(self) -> str | None:
         """Why this engine cannot run here (None when it can)."""
@@ -165,9 +173,19 @@ class Engine:
             self._voices = [] if self.missing() else self._find_voices()
         return list(self._voices)
 
+    def other_language_voices(self) -> list[Voice]:
+        """Installed voices of languages other than English (none by default; cached).
+
+        They are never among :meth:`voices`, so no transcription or keyword corpus uses them;
+        the speakers preset can add them as training-only speakers.
+        """
+        if self._other is None:
+            self._other = [] if self.missing() else self._find_other_language_voices()
+        return list(self._other)
+
     def voice(self, name: str) -> Voice:
         """Look a voice up by name; :class:`SynthesisError` lists near matches when unknown."""
-        for v in self.voices():
+        for v in self.voices() + self.other_language_voices():
             if v.name == name:
                 return v
         why = self.missing()
@@ -203,6 +221,9 @@ class Engine:
     # subclasses
     def _find_voices(self) -> list[Voice]:
         raise NotImplementedError
+
+    def _find_other_language_voices(self) -> list[Voice]:
+        return []
 
     def _synthesize(self, text: str, voice: Voice, params: dict) -> tuple[np.ndarray, int]:
         raise NotImplementedError
@@ -334,19 +355,36 @@ def _read(path: Path, what: str) -> bytes:
 
 
 class FestivalEngine(Engine):
-    """festival via ``text2wave``: every voice under ``/usr/share/festival/voices/*/``."""
+    """festival via ``text2wave``: voices under ``/usr/share/festival/voices/<language>/<voice>/``.
+
+    :meth:`voices` are the English ones (language folders ``english``, ``us``, ``british``);
+    voices in other language folders (Debian's Czech, Italian, Finnish, Catalan, Russian...
+    recordings) are :meth:`other_language_voices`. A folder is a voice when it has a
+    ``festvox/`` subfolder (``finnish/suopuhe.common`` holds shared scripts, not a voice).
+    """
 
     name = "festival"
     program = "text2wave"
     roots = ("/usr/share/festival/voices", "/usr/lib/festival/voices")
+    english = frozenset({"english", "us", "british"})
 
-    def _find_voices(self) -> list[Voice]:
+    def _scan(self) -> list[Voice]:
         found = {}
         for root in self.roots:
             for d in sorted(Path(root).glob("*/*")):
-                if d.is_dir():
-                    found.setdefault(d.name, Voice(self.name, d.name, "F" if "slt" in d.name else "M", d.name))
+                if d.is_dir() and (d / "festvox").is_dir():
+                    lang = d.parent.name.lower()
+                    lang = "en" if lang in self.english else lang
+                    # the English voices are known (only SLT is a woman); others' genders are not
+                    gender = ("F" if "slt" in d.name else "M") if lang == "en" else None
+                    found.setdefault(d.name, Voice(self.name, d.name, gender, d.name, lang))
         return list(found.values())
+
+    def _find_voices(self) -> list[Voice]:
+        return [v for v in self._scan() if v.language == "en"]
+
+    def _find_other_language_voices(self) -> list[Voice]:
+        return [v for v in self._scan() if v.language != "en"]
 
     def sample_params(self, voice, rng):
         return {"duration_stretch": round(float(rng.uniform(0.85, 1.2)), 3)}

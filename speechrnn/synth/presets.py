@@ -120,6 +120,10 @@ class SpeakerConfig(_Common):
     verify_voices: int = 5                  # voices held out entirely (verification trials)
     trials_per_utt: int = 2                 # one target + one non-target trial each, x this
     generated_utts: int | None = None       # utterances per generated timbre (None: utts_per_voice)
+    # every installed recorded human of another language (festival's Czech, Italian, Finnish...
+    # voices, reading the English sentences with their own rules) as a training-only speaker with
+    # utts_per_voice utterances; a voice that cannot read the text at all is skipped and listed
+    other_language_voices: bool = False
     # no speed perturbation: resampling shifts pitch *and* formants by up to 10 %, which turns a
     # clip into another voice (speaker recipes treat speed-perturbed copies as new speakers)
     augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(p_speed=0.0))
@@ -374,20 +378,25 @@ def build_speakers(out_dir, cfg: SpeakerConfig) -> dict:
                           "(espeak-ng variants count once, whatever the accent)")
     closed, verify = ordered[:cfg.num_voices], ordered[cfg.num_voices:need]
     extra = _generated(cfg, report.voices)  # training-only speakers: extra classes, never tested
+    others, skipped = _other_language_humans(identities) if cfg.other_language_voices else ([], {})
     sents, text_info = load_sentences(cfg.text_source, with_info=True)
     sents = [sents[i] for i in rng.permutation(len(sents))]
     plan: dict[str, list[Job]] = {"train": [], "dev": [], "test": [], "verify": []}
     k = 0
-    for group, voices in (("closed", closed), ("verify", verify), ("generated", extra)):
+    # the other-language humans come last and draw from a generator of their own, so adding them
+    # changes no other clip, no test set and no trial
+    other_rng = np.random.default_rng([cfg.seed, 1])
+    for group, voices in (("closed", closed), ("verify", verify), ("generated", extra), ("other", others)):
+        g = other_rng if group == "other" else rng
         for v in voices:
             # one prosody per speaker (pitch, pace...), a few percent of variation per utterance:
             # re-drawing it per utterance would blur the very identity the task is about
-            base = ENGINES[v.engine].sample_params(v, rng)
+            base = ENGINES[v.engine].sample_params(v, g)
             n_utts = cfg.generated_utts if group == "generated" and cfg.generated_utts else cfg.utts_per_voice
             for u in range(n_utts):
                 job = Job(path=f"wavs/{v.slug}/{u:04d}.wav", text=sents[k % len(sents)], voice=v.id,
-                          params=jitter_params(base, rng),
-                          seed=[int(s) for s in rng.integers(0, 2**31, size=2)], augment=True)
+                          params=jitter_params(base, g),
+                          seed=[int(s) for s in g.integers(0, 2**31, size=2)], augment=True)
                 k += 1
                 if group != "closed":
                     split = "verify" if group == "verify" else "train"
@@ -417,10 +426,41 @@ def build_speakers(out_dir, cfg: SpeakerConfig) -> dict:
         "hours": round(sum(u.duration for us in utt_by_split.values() for u in us) / 3600, 4),
         "voices": need, "closed_set_voices": sorted(v.id for v in closed),
         "held_out_voices": sorted(v.id for v in verify), "generated_timbres": len(extra), "trials": len(trials),
+        "other_language_voices": sorted(v.id for v in others), "other_language_voices_skipped": skipped,
         "vocabulary_size": len({w for j in jobs for w in j.text.split()}),
         "text_source": text_info, "engines_missing": report.missing,
     }
     return _finish(out, summary, results, started)
+
+
+_PROBE_TEXT = "the old man sat on the bench and read his paper"
+
+
+def _other_language_humans(identities: set[str]) -> tuple[list, dict[str, str]]:
+    """Recorded humans of other languages that can read :data:`_PROBE_TEXT`, one per person.
+
+    Returns the usable voices (sorted by id) and ``{voice id: why skipped}`` (e.g. festival's
+    Hindi voice crashes on Latin script). ``identities`` (the people already chosen) is extended.
+    """
+    from .engines import ENGINES
+
+    found = sorted((v for e in ENGINES.values() for v in e.other_language_voices()), key=lambda v: v.id)
+    if not found:
+        raise ConfigError("other_language_voices: no voice of another language is installed "
+                          "(SPEECHRNN_EXTRA_VOICES=1 bash scripts/setup.sh installs festival's)")
+    usable, skipped = [], {}
+    for v in found:
+        who = speaker_identity(v)
+        if who in identities:
+            continue
+        try:
+            ENGINES[v.engine].synthesize(_PROBE_TEXT, v)
+        except SynthesisError as e:
+            skipped[v.id] = str(e)[:200]
+            continue
+        identities.add(who)
+        usable.append(v)
+    return usable, skipped
 
 
 def _trials(utts, per_utt: int, rng) -> list[tuple[int, str, str]]:
