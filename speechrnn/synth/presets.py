@@ -30,6 +30,9 @@ speakers::
     wavs/<voice-slug>/<n>.wav
     train.jsonl dev.jsonl test.jsonl  (closed set: same voices, disjoint utterances)
     verify.jsonl trials.txt           (held-out voices; "1|0 <id> <id>" per line)
+
+  Generated espeak-ng timbres and (``other_language_voices``) recorded humans of other
+  languages are extra *training* speakers only: in no test, no trial.
 """
 from __future__ import annotations
 
