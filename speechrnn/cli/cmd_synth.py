@@ -60,13 +60,12 @@ def register(subparsers) -> None:
 
 
 def _voices(args) -> int:
-    from ..synth.engines import ENGINES
-    from ..synth.voices import list_voices
+    from ..synth.voices import list_voices, other_language_voices
 
     report = list_voices()
     print(report.format(verbose=args.all))
     print(f"total: {len(report.voices)} voices; engines missing: {len(report.missing)}")
-    others = [v for e in ENGINES.values() for v in e.other_language_voices()]
+    others = other_language_voices()
     if others:
         print(f"other languages (training-only speakers, `synth speakers --other-language-voices`): "
               f"{', '.join(f'{v.id} ({v.language})' for v in others)}")

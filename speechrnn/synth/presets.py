@@ -446,8 +446,9 @@ def _other_language_humans(identities: set[str]) -> tuple[list, dict[str, str]]:
     Hindi voice crashes on Latin script). ``identities`` (the people already chosen) is extended.
     """
     from .engines import ENGINES
+    from .voices import other_language_voices
 
-    found = sorted((v for e in ENGINES.values() for v in e.other_language_voices()), key=lambda v: v.id)
+    found = other_language_voices()
     if not found:
         raise ConfigError("other_language_voices: no voice of another language is installed "
                           "(SPEECHRNN_EXTRA_VOICES=1 bash scripts/setup.sh installs festival's)")

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import SynthesisError
 from .engines import ENGINES, Voice, espeak_data_dir
 
-__all__ = ["VoiceReport", "list_voices", "select_voices", "speaker_identity", "split_voices", "voice_by_id"]
+__all__ = ["VoiceReport", "list_voices", "other_language_voices", "select_voices", "speaker_identity", "split_voices", "voice_by_id"]
 
 
 @dataclass
@@ -62,6 +62,12 @@ def list_voices(engines: list[str] | None = None) -> VoiceReport:
         else:
             report.voices += ENGINES[name].voices()
     return report
+
+
+def other_language_voices() -> list[Voice]:
+    """Every engine's installed voices of languages other than English, sorted by id
+    (:meth:`Engine.other_language_voices`: training-only speakers, never in :func:`list_voices`)."""
+    return sorted((v for e in ENGINES.values() for v in e.other_language_voices()), key=lambda v: v.id)
 
 
 def select_voices(voices: list[Voice], patterns: list[str] | None) -> list[Voice]:
