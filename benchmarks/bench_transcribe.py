@@ -5,7 +5,8 @@ all decoded from memory so file reading is not timed, it measures side by side:
 
 * speechrnn :class:`~speechrnn.inference.Recognizer` (features + model + decoding, one utterance
   at a time) with 2 and 1 threads (``--threads``), float weights and runtime dynamic int8
-  (``load_model(quantize=True)``), greedy decoding and, with ``--lm``, prefix beam search + LM;
+  (``load_model(quantize=True)``), greedy decoding and, with ``--lm``, prefix beam search + LM
+  and lexicon-constrained beam search + LM (``--alpha``/``--beta``);
 * pocketsphinx (PyPI ``pocketsphinx`` with its bundled US English model, single-threaded) on the
   same audio, when installed;
 
@@ -122,15 +123,16 @@ def time_pocketsphinx(audio, repeats: int = 1) -> tuple[float, list[str]] | None
 
 
 def decodings(args) -> dict[str, object]:
-    """Name -> DecodingConfig: greedy, plus beam+LM when ``--lm`` is given."""
+    """Name -> DecodingConfig: greedy, plus beam+LM and lexicon-constrained+LM with ``--lm``."""
     from speechrnn.config import from_dict
     from speechrnn.decoding import DecodingConfig
 
     out = {"greedy": from_dict(DecodingConfig, {"method": "greedy"}, "decoding")}
     if args.lm:
-        out[f"beam{args.beam_size}+LM"] = from_dict(
-            DecodingConfig, {"method": "beam", "beam_size": args.beam_size, "lm_path": args.lm},
-            "decoding")
+        for method, name in (("beam", "beam"), ("lexicon", "lexicon")):
+            out[f"{name}{args.beam_size}+LM"] = from_dict(DecodingConfig, {
+                "method": method, "beam_size": args.beam_size, "lm_path": args.lm,
+                "alpha": args.alpha, "beta": args.beta}, "decoding")
     return out
 
 
@@ -264,6 +266,8 @@ def parse_args(argv=None):
                         "long-file runs)")
     p.add_argument("--lm", help="KenLM word n-gram: also measure beam search + LM")
     p.add_argument("--beam-size", type=int, default=32)
+    p.add_argument("--alpha", type=float, default=0.5, help="LM weight (tune it on dev data)")
+    p.add_argument("--beta", type=float, default=1.0, help="word bonus (tune it on dev data)")
     p.add_argument("--repeats", type=int, default=3,
                    help="timed passes over the set per system; the fastest counts (default 3)")
     p.add_argument("--hours", type=float, default=1.0, help="length of the looped long file")

@@ -180,6 +180,50 @@ def test_alignment_needs_enough_frames():
         align_words(lp, text_to_ids("aaa", LABELS), LABELS, 0.03)
 
 
+# --- lexicon-constrained search (flashlight-text) --------------------------------
+needs_flashlight = pytest.mark.skipif(
+    importlib.util.find_spec("flashlight") is None or importlib.util.find_spec("kenlm") is None,
+    reason="lexicon decoding needs the 'lm' extra (flashlight-text, kenlm)",
+)
+
+
+@needs_flashlight
+def test_lexicon_search_outputs_only_lexicon_words(cat_lm):
+    from speechrnn.decoding import arpa_unigrams, lexicon_search
+
+    lp = ambiguous_the_cat()
+    assert lexicon_search(lp, LABELS, lexicon=["the", "cat", "kit"]).text == "the cat"
+    # the LM's unigrams are the default lexicon; every output word is one of them
+    words = set(arpa_unigrams(cat_lm))
+    assert words == {"the", "cat", "sat", "on", "mat", "ran", "a", "and", "dog"}
+    out = lexicon_search(lp, LABELS, cat_lm, alpha=0.5, beta=1.0, nbest=3)
+    assert out[0].text == "the cat" and out[0].tokens == text_to_ids("the cat", LABELS)
+    assert all(set(r.text.split()) <= words for r in out)
+    assert out[0].score >= out[-1].score
+    # a clean spelling of a lexicon word passes through; with repeats (blank between l's)
+    lp2 = frames_to_log_probs(spell("a ball"), peak=0.95)
+    assert lexicon_search(lp2, LABELS, lexicon=["a", "ball", "bal"]).text == "a ball"
+    assert lexicon_search(lp2[:0], LABELS, lexicon=["a"]).text == ""
+
+
+@needs_flashlight
+def test_lexicon_search_lexicon_file_and_refusals(tmp_path, cat_lm):
+    from speechrnn.decoding import lexicon_search
+
+    lex = tmp_path / "words.txt"
+    lex.write_text("the\ncat\nnaïve\n\n")  # "naïve" cannot be spelled with LABELS: skipped
+    lp = ambiguous_the_cat()
+    assert lexicon_search(lp, LABELS, lexicon=lex).text == "the cat"
+    with pytest.raises(DecodingError, match="no lexicon word"):
+        lexicon_search(lp, LABELS, lexicon=["naïve"])
+    with pytest.raises(DecodingError, match="lexicon"):
+        lexicon_search(lp, LABELS)  # neither a lexicon nor an ARPA LM
+    with pytest.raises(DecodingError, match="not found"):
+        lexicon_search(lp, LABELS, tmp_path / "none.arpa")
+    with pytest.raises(DecodingError, match="classes"):
+        lexicon_search(torch.zeros(4, V + 1), LABELS, lexicon=["the"])
+
+
 # --- config-driven batch decoding ----------------------------------------------
 @needs_beam
 def test_decode_with_config_gives_text_and_words(cat_lm):
@@ -193,6 +237,15 @@ def test_decode_with_config_gives_text_and_words(cat_lm):
     assert greedy[0].text == "the kat" and greedy[0].score < 0
 
 
+@needs_flashlight
+def test_decode_with_lexicon_method(cat_lm):
+    lp = ambiguous_the_cat()
+    cfg = from_dict(DecodingConfig, {"method": "lexicon", "lm_path": str(cat_lm), "beta": 1.0})
+    results = decode(torch.stack([lp, lp]), [lp.shape[0]] * 2, LABELS, cfg, frame_shift_s=0.03)
+    assert [r.text for r in results] == ["the cat", "the cat"]
+    assert [w.word for w in results[1].words] == ["the", "cat"]
+
+
 def test_decoding_config_is_strict(tmp_path):
     with pytest.raises(ConfigError, match="beam_sise"):
         from_dict(DecodingConfig, {"beam_sise": 3})
@@ -200,6 +253,10 @@ def test_decoding_config_is_strict(tmp_path):
         from_dict(DecodingConfig, {"method": "beam", "lm_path": str(tmp_path / "none.arpa")})
     with pytest.raises(ConfigError, match="greedy"):
         from_dict(DecodingConfig, {"hotwords": ["x"]})
+    with pytest.raises(ConfigError, match="lexicon"):
+        from_dict(DecodingConfig, {"method": "lexicon"})  # no words to constrain to
+    with pytest.raises(ConfigError, match="hotwords"):
+        from_dict(DecodingConfig, {"method": "lexicon", "hotwords": ["x"]})
 
 
 # --- keyword search -------------------------------------------------------------

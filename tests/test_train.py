@@ -1,6 +1,7 @@
 """The one Trainer: overfitting, exact resume, transfer learning, config handling, CTC checks."""
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 
@@ -211,6 +212,14 @@ def test_cli_train_then_evaluate(tmp_path, capsys):
     assert "WER" in out and "CER" in out
     lines = errors.read_text().splitlines()
     assert lines[0].startswith("id\twer\tcer") and len(lines) == 1 + len(TEXTS)
+    if importlib.util.find_spec("flashlight") is not None:  # lexicon-constrained decoding
+        words = tmp_path / "words.txt"
+        words.write_text("\n".join(sorted({w for t in TEXTS for w in t.split()})))
+        assert main(["evaluate", str(exp / "best.pt"), str(m), "--decoder", "lexicon", "--lexicon",
+                     str(words), "--beam-size", "8", "--errors-file", str(errors)]) == 0
+        assert "WER" in capsys.readouterr().out
+        hyps = [line.split("\t")[-1] for line in errors.read_text().splitlines()[1:]]
+        assert all(set(h.split()) <= set(words.read_text().split()) for h in hyps)
 
 
 @pytest.mark.gpu

@@ -1,5 +1,7 @@
-"""``speechrnn evaluate CHECKPOINT MANIFEST [--beam-size N] [--lm ARPA] [--errors-file PATH]``."""
+"""``speechrnn evaluate CHECKPOINT MANIFEST [decoding options] [--errors-file PATH]``."""
 from __future__ import annotations
+
+from .decoding_args import add_decoding_args, decoding_config
 
 
 def register(subparsers) -> None:
@@ -10,10 +12,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("checkpoint")
     p.add_argument("manifest")
-    p.add_argument("--beam-size", type=int, default=1, help="1 = greedy (default); >1 = beam search")
-    p.add_argument("--lm", default=None, help="KenLM ARPA/binary word LM for beam search")
-    p.add_argument("--alpha", type=float, default=0.5, help="LM weight")
-    p.add_argument("--beta", type=float, default=1.0, help="word insertion bonus")
+    add_decoding_args(p)
     p.add_argument("--errors-file", default=None, help="write per-utterance errors (TSV)")
     p.add_argument("--max-seconds", type=float, default=120.0, help="audio seconds per batch")
     p.add_argument("--device", default="cpu")
@@ -23,10 +22,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from ..tasks.transcription import evaluate_checkpoint
 
-    rates, rows = evaluate_checkpoint(
-        args.checkpoint, args.manifest, beam_size=args.beam_size, lm=args.lm, alpha=args.alpha,
-        beta=args.beta, max_seconds=args.max_seconds, device=args.device,
-    )
+    rates, rows = evaluate_checkpoint(args.checkpoint, args.manifest, decoding_config(args),
+                                      max_seconds=args.max_seconds, device=args.device)
     print(f"WER {100 * rates.wer:.2f}%  CER {100 * rates.cer:.2f}%  "
           f"({rates.ref_words} words, {len(rates.utterances)} utterances; "
           f"S {rates.substitutions} D {rates.deletions} I {rates.insertions})")

@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+from .decoding_args import add_decoding_args, decoding_config
+
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif"}
 
 
@@ -25,19 +27,6 @@ def expand_inputs(items: list[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _decoding(args):
-    from ..config import from_dict
-    from ..decoding import DecodingConfig
-
-    d = {"method": "beam" if (args.beam_size > 1 or args.lm or args.hotword) else "greedy",
-         "beam_size": args.beam_size, "lm_path": args.lm, "hotwords": args.hotword or []}
-    if args.alpha is not None:
-        d["alpha"] = args.alpha
-    if args.beta is not None:
-        d["beta"] = args.beta
-    return from_dict(DecodingConfig, d, "decoding")
-
-
 def run_transcribe(args) -> int:
     from tqdm import tqdm
 
@@ -45,7 +34,7 @@ def run_transcribe(args) -> int:
     from ..inference import Recognizer
     from ..writers import get_writer
 
-    decoding = _decoding(args)
+    decoding = decoding_config(args)
     writer = get_writer(args.format)
     files = expand_inputs(args.inputs)
     if not files:
@@ -101,11 +90,7 @@ def register(sub) -> None:
     p.add_argument("--model", help="model file (default: the bundled English model)")
     p.add_argument("--format", default="txt", choices=["txt", "json", "srt", "vtt", "tsv"])
     p.add_argument("--output-dir", help="write one file per input here (default: stdout)")
-    p.add_argument("--beam-size", type=int, default=1, help="1 = greedy; >1 = prefix beam search")
-    p.add_argument("--lm", help="KenLM word n-gram (ARPA or binary) for beam search")
-    p.add_argument("--alpha", type=float, help="LM weight")
-    p.add_argument("--beta", type=float, help="word insertion bonus")
-    p.add_argument("--hotword", action="append", help="word or phrase to boost (repeatable)")
+    add_decoding_args(p)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.set_defaults(func=run_transcribe)

@@ -255,5 +255,8 @@ def beam_search_batch(log_probs, lengths, labels: Sequence[str], **kwargs) -> li
 
 def clear_caches() -> None:
     """Forget cached decoders and KenLM models (e.g. after rewriting an LM file in place)."""
+    from .lexicon import clear_cache
+
     _build_decoder.cache_clear()
     _load_kenlm.cache_clear()
+    clear_cache()

@@ -23,6 +23,7 @@ from .align import align_words
 from .beam import beam_search
 from .greedy import as_log_probs, greedy_decode, greedy_score
 from .labels import check_labels, ids_to_text
+from .lexicon import lexicon_search
 from .results import DecodeResult, DecodingError
 
 
@@ -30,13 +31,15 @@ from .results import DecodeResult, DecodingError
 class DecodingConfig:
     """How to turn CTC posteriors into text."""
 
-    method: Literal["greedy", "beam"] = "greedy"  # best path, or prefix beam search
-    beam_size: int = 32  # beams kept per frame (beam only)
-    lm_path: str | None = None  # KenLM word n-gram (.arpa or binary), beam only
-    alpha: float = 0.5  # LM weight
+    # greedy: best path; beam: prefix beam search (pyctcdecode: LM, soft lexicon, hotwords);
+    # lexicon: beam search that outputs lexicon words only (flashlight-text), LM optional
+    method: Literal["greedy", "beam", "lexicon"] = "greedy"
+    beam_size: int = 32  # beams kept per frame (beam, lexicon)
+    lm_path: str | None = None  # KenLM word n-gram (.arpa or binary), beam/lexicon
+    alpha: float = 0.5  # LM weight (on natural-log LM probabilities)
     beta: float = 1.0  # per-word bonus
-    lexicon_path: str | None = None  # text file, one allowed word per line (beam only)
-    unk_score_offset: float = -10.0  # added per out-of-lexicon word; -1000 ~ forbid
+    lexicon_path: str | None = None  # one word per line; lexicon's default: the ARPA unigrams
+    unk_score_offset: float = -10.0  # beam only: added per out-of-lexicon word; -1000 ~ forbid
     hotwords: list[str] = field(default_factory=list)  # words/phrases to boost (beam only)
     hotword_weight: float = 10.0  # boost per matched hotword character
     word_timestamps: bool = True  # align words to frames (needs frame_shift_s)
@@ -54,6 +57,14 @@ class DecodingConfig:
                 "DecodingConfig.method: 'greedy' ignores lm_path/lexicon_path/hotwords; "
                 "use method: beam"
             )
+        if self.method == "lexicon":
+            if self.hotwords:
+                raise ConfigError("DecodingConfig.hotwords: only method 'beam' boosts hotwords")
+            if not self.lexicon_path and not (self.lm_path or "").endswith(".arpa"):
+                raise ConfigError(
+                    "DecodingConfig.method: 'lexicon' needs lexicon_path, or an ARPA lm_path "
+                    "whose unigrams are the lexicon"
+                )
 
 
 @functools.lru_cache(maxsize=8)
@@ -106,6 +117,12 @@ def decode(
         scores = greedy_score(x, lengths)
         results = [
             DecodeResult(ids_to_text(t, labels), t, s) for t, s in zip(ids, scores)
+        ]
+    elif cfg.method == "lexicon":
+        results = [
+            lexicon_search(x[i, :n], labels, cfg.lm_path, lexicon=cfg.lexicon_path,
+                           beam_size=cfg.beam_size, alpha=cfg.alpha, beta=cfg.beta)
+            for i, n in enumerate(lengths)
         ]
     else:
         lexicon = load_lexicon(cfg.lexicon_path) if cfg.lexicon_path else None

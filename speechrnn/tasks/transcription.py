@@ -177,22 +177,32 @@ def _to(batch: dict, device) -> dict:
     return {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
 
 
-def evaluate_checkpoint(checkpoint, manifest, *, beam_size: int = 1, lm=None, alpha: float = 0.5,
-                        beta: float = 1.0, max_seconds: float = 120.0, device: str = "cpu"):
+def evaluate_checkpoint(checkpoint, manifest, decoding=None, *, max_seconds: float = 120.0,
+                        device: str = "cpu"):
     """WER/CER of a transcription checkpoint on a manifest.
+
+    Parameters
+    ----------
+    decoding : speechrnn.decoding.DecodingConfig, optional
+        How to decode (default: greedy). Word timestamps are never computed here.
 
     Returns
     -------
     (ErrorRates, list[dict]) corpus rates and per-utterance rows (worst first), from
     :mod:`speechrnn.metrics`.
     """
+    import dataclasses
+
     from torch.utils.data import DataLoader
 
     from ..data import AudioDataset, BucketBatchSampler, read_manifest
+    from ..decoding import DecodingConfig, decode
     from ..errors import CheckpointError
     from ..metrics import error_rates, error_report
     from ..models import load_model
 
+    decoding = dataclasses.replace(decoding or DecodingConfig(), word_timestamps=False)
+    decoding.validate()
     model = load_model(checkpoint, device=device)
     if model.task != "transcription":
         raise CheckpointError(f"{checkpoint}: a {model.task!r} model, not a transcription model")
@@ -203,14 +213,10 @@ def evaluate_checkpoint(checkpoint, manifest, *, beam_size: int = 1, lm=None, al
     with torch.no_grad():
         for batch in DataLoader(ds, batch_sampler=batches, collate_fn=task.collate):
             log_probs, lengths = model(batch["waveforms"].to(device), batch["lengths"].to(device))
-            if beam_size > 1 or lm is not None:
-                from ..decoding import beam_search_batch
-
-                res = beam_search_batch(log_probs, lengths, task.label_list(), beam_size=max(beam_size, 1),
-                                        lm=lm, alpha=alpha, beta=beta)
-                hyps += [r.text for r in res]
-            else:
+            if decoding.method == "greedy":  # the tokenizer's own decoding (also BPE pieces)
                 hyps += task.decode((log_probs, lengths))
+            else:
+                hyps += [r.text for r in decode(log_probs.cpu(), lengths.tolist(), task.label_list(), decoding)]
             refs += batch["references"]
             ids += batch["ids"]
     return error_rates(refs, hyps, ids), error_report(refs, hyps, ids)

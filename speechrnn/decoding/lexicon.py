@@ -1,0 +1,249 @@
+"""Lexicon-constrained CTC beam search with a word n-gram LM (flashlight-text).
+
+:func:`beam_search` (pyctcdecode) only *penalises* words outside its unigram
+list, so a character model can still spell a word by ear ("quik", "bron").
+:func:`lexicon_search` runs flashlight-text's ``LexiconDecoder`` instead: every
+hypothesis walks a trie of the lexicon's spellings, so the output holds **only
+lexicon words**, and the word LM scores each word as it completes (with the
+trie smeared by unigram scores as a look-ahead).
+
+Scoring of a hypothesis ``y`` (natural logs; the same ``alpha`` and ``beta`` as
+:func:`~speechrnn.decoding.beam_search`, so one tuned pair serves both)::
+
+    log P_ctc(y | x) + alpha * ln P_lm(y) + beta * |words(y)|
+        + sil_score * (#word separators emitted)
+
+(flashlight's KenLM wrapper reports log10 scores: its ``lm_weight`` is
+``alpha * ln 10``.)
+
+Conventions (ours): ``labels[0]`` is the blank and ``" "`` the word separator,
+which flashlight treats as *silence*: allowed between words, never inside one.
+A spelling is the word's characters, so a word completes on its last letter
+(the last word needs no trailing space). Words holding a character outside
+``labels`` cannot be spelled and are left out (counted in
+:attr:`LexiconDecoder.skipped_words`).
+
+Words come from a lexicon file (first field per line) or, by default, from the
+ARPA file's unigrams (``<s>``, ``</s>``, ``<unk>`` excluded). A binary KenLM file
+has no readable word list: pass ``lexicon=``.
+
+Example
+-------
+>>> import torch
+>>> labels = ["<b>", " ", "a", "b", "c"]
+>>> lp = torch.log(torch.tensor([[.1, .1, .2, .1, .5], [.9, .025, .025, .025, .025],
+...                              [.1, .1, .3, .4, .1]]))
+>>> lexicon_search(lp, labels, lexicon=["ca", "cb"]).text  # greedy would say "cb"
+'cb'
+>>> lexicon_search(lp, labels, lexicon=["ca", "ab"]).text  # "cb" is not a word
+'ca'
+"""
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .greedy import as_log_probs
+from .labels import check_labels, text_to_ids
+from .results import DecodeResult, DecodingError
+
+SPECIAL_WORDS = frozenset({"<s>", "</s>", "<unk>"})
+
+
+def arpa_unigrams(path: str | Path) -> list[str]:
+    """Words of an ARPA file's ``\\1-grams:`` section, in file order, specials excluded."""
+    words, inside = [], False
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("\\"):
+                if inside:
+                    break
+                inside = line == "\\1-grams:"
+                continue
+            if inside and line:
+                fields = line.split("\t")
+                if len(fields) < 2:
+                    fields = line.split()
+                if len(fields) >= 2 and fields[1] not in SPECIAL_WORDS:
+                    words.append(fields[1])
+    if not words:
+        raise DecodingError(f"{path}: no unigrams found (not an ARPA file?); pass a lexicon")
+    return words
+
+
+def _flashlight():
+    try:
+        from flashlight.lib.text import decoder as fl
+        from flashlight.lib.text.decoder.kenlm import KenLM
+        from flashlight.lib.text.dictionary import Dictionary
+    except ImportError as e:  # pragma: no cover - exercised only without the extra
+        raise DecodingError(
+            "lexicon decoding needs flashlight-text (pip install 'speechrnn[lm]')"
+        ) from e
+    return fl, KenLM, Dictionary
+
+
+class LexiconDecoder:
+    """A flashlight ``LexiconDecoder`` built once for one labels / lexicon / LM / weights setting.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        ``labels[0]`` blank, ``" "`` word separator.
+    lexicon : iterable of str, optional
+        Allowed words. Default: the unigrams of ``lm`` (an ARPA file).
+    lm : path, optional
+        KenLM word n-gram (ARPA or binary). Without one, words are scored by
+        ``beta`` alone (a lexicon-only search).
+    beam_size, beam_size_token, beam_threshold : int, int, float
+        Hypotheses kept per frame; tokens tried per frame (default: all);
+        hypotheses further than ``beam_threshold`` below the best are dropped.
+    alpha, beta, sil_score : float
+        LM weight, per-word bonus and per-separator score (module docstring).
+    """
+
+    def __init__(self, labels: Sequence[str], lexicon: Iterable[str] | None = None,
+                 lm: str | Path | None = None, *, beam_size: int = 32,
+                 beam_size_token: int | None = None, beam_threshold: float = 25.0,
+                 alpha: float = 0.5, beta: float = 0.0, sil_score: float = 0.0):
+        fl, KenLM, Dictionary = _flashlight()
+        self.labels = check_labels(labels)
+        if " " not in self.labels:
+            raise DecodingError("lexicon decoding needs a ' ' word-separator label")
+        if beam_size < 1:
+            raise DecodingError(f"beam_size must be >= 1, got {beam_size}")
+        if lm is not None and not Path(lm).is_file():
+            raise DecodingError(f"{lm}: language model file not found")
+        if lexicon is None:
+            if lm is None or not str(lm).endswith(".arpa"):
+                raise DecodingError("lexicon decoding needs a lexicon, or an ARPA LM to take words from")
+            lexicon = arpa_unigrams(lm)
+        index = {s: i for i, s in enumerate(self.labels)}
+        words, spellings, skipped = [], [], 0
+        for w in dict.fromkeys(w for w in lexicon if w and w not in SPECIAL_WORDS):
+            ids = [index.get(c) for c in w]
+            if None in ids or 0 in ids or index[" "] in ids:
+                skipped += 1
+                continue
+            words.append(w)
+            spellings.append(ids)
+        if not words:
+            raise DecodingError("no lexicon word can be spelled with the model's labels")
+        self.words = words
+        self.skipped_words = skipped
+        self.word_dict = Dictionary(words + ["<unk>"])
+        self.word_dict.set_default_index(len(words))
+        # ``lm`` must outlive the decoder (pybind keeps only a raw reference)
+        if lm is not None:
+            try:
+                self.lm = KenLM(str(lm), self.word_dict)
+            except Exception as e:  # flashlight raises RuntimeError/ValueError with KenLM's text
+                raise DecodingError(f"{lm}: cannot load KenLM model: {e}") from None
+        else:
+            self.lm = fl.ZeroLM()
+        self.blank, self.sil = 0, index[" "]
+        trie = fl.Trie(len(self.labels), self.sil)
+        start = self.lm.start(False)
+        for i, ids in enumerate(spellings):
+            _, unigram = self.lm.score(start, i)  # look-ahead score, smeared up the trie below
+            trie.insert(ids, i, unigram)
+        trie.smear(fl.SmearingMode.MAX)
+        self.trie = trie
+        opts = fl.LexiconDecoderOptions(
+            beam_size=beam_size, beam_size_token=beam_size_token or len(self.labels),
+            beam_threshold=beam_threshold, lm_weight=alpha * math.log(10), word_score=beta,
+            unk_score=-math.inf, sil_score=sil_score, log_add=False,
+            criterion_type=fl.CriterionType.CTC,
+        )
+        self.decoder = fl.LexiconDecoder(opts, trie, self.lm, self.sil, self.blank,
+                                         len(words), [], False)
+
+    def __call__(self, log_probs, nbest: int = 1) -> list[DecodeResult]:
+        """Decode one utterance's ``(T, V)`` log-probabilities; up to ``nbest`` results, best first."""
+        x = as_log_probs(log_probs, 2)
+        if x.shape[1] != len(self.labels):
+            raise DecodingError(
+                f"log_probs has {x.shape[1]} classes but labels has {len(self.labels)} symbols"
+            )
+        if x.shape[0] == 0:
+            return [DecodeResult(text="", tokens=[], score=0.0)]
+        em = np.ascontiguousarray(x.numpy(), dtype=np.float32)  # (T, V), C order for the raw pointer
+        hyps = self.decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
+        out = []
+        for h in hyps[:nbest]:
+            text = " ".join(self.words[w] for w in h.words if 0 <= w < len(self.words))
+            out.append(DecodeResult(text=text, tokens=text_to_ids(text, self.labels), score=float(h.score)))
+        return out or [DecodeResult(text="", tokens=[], score=-math.inf)]
+
+
+def _file_key(path) -> tuple[str, int] | None:
+    if path is None:
+        return None
+    p = Path(path)
+    if not p.is_file():
+        raise DecodingError(f"{p}: file not found")
+    return str(p.resolve()), p.stat().st_mtime_ns
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_decoder(labels, lexicon_key, lexicon_words, lm_key, beam_size, beam_threshold,
+                    alpha, beta, sil_score) -> LexiconDecoder:
+    lexicon = lexicon_words
+    if lexicon_key is not None:
+        with open(lexicon_key[0], encoding="utf-8") as f:
+            lexicon = [line.split()[0] for line in f if line.split()]
+    return LexiconDecoder(labels, lexicon, lm_key[0] if lm_key else None, beam_size=beam_size,
+                          beam_threshold=beam_threshold, alpha=alpha, beta=beta,
+                          sil_score=sil_score)
+
+
+def lexicon_search(
+    log_probs,
+    labels: Sequence[str],
+    lm: str | Path | None = None,
+    *,
+    lexicon: Iterable[str] | str | Path | None = None,
+    beam_size: int = 32,
+    beam_threshold: float = 25.0,
+    alpha: float = 0.5,
+    beta: float = 0.0,
+    sil_score: float = 0.0,
+    nbest: int = 1,
+) -> DecodeResult | list[DecodeResult]:
+    """Lexicon-constrained beam search for one utterance (decoders are cached per setting).
+
+    Parameters
+    ----------
+    log_probs : torch.Tensor or np.ndarray, shape (T, V)
+        Log-softmax outputs of the CTC head for the valid frames only.
+    labels : sequence of str, length V
+    lm : path, optional
+        KenLM word n-gram; its ARPA unigrams are the default lexicon.
+    lexicon : iterable of words, or a path to a file with one word per line
+    beam_size, beam_threshold, alpha, beta, sil_score
+        See :class:`LexiconDecoder`.
+    nbest : int
+        If greater than 1, return a list of up to ``nbest`` results.
+    """
+    if nbest < 1:
+        raise DecodingError(f"nbest must be >= 1, got {nbest}")
+    lexicon_key, words = None, None
+    if isinstance(lexicon, (str, Path)):
+        lexicon_key = _file_key(lexicon)
+    elif lexicon is not None:
+        words = tuple(lexicon)
+    dec = _cached_decoder(tuple(check_labels(labels)), lexicon_key, words, _file_key(lm),
+                          int(beam_size), float(beam_threshold), float(alpha),
+                          float(beta), float(sil_score))
+    results = dec(log_probs, nbest)
+    return results[0] if nbest == 1 else results
+
+
+def clear_cache() -> None:
+    """Forget cached lexicon decoders (e.g. after rewriting an LM or lexicon file in place)."""
+    _cached_decoder.cache_clear()
