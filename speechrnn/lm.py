@@ -31,12 +31,15 @@ True
 """
 from __future__ import annotations
 
+import gzip
+import io
 import math
 import os
 import shutil
 import subprocess
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import SpeechRNNError
@@ -163,14 +166,27 @@ def _log10(p: float) -> str:
     return f"{math.log10(p):.7f}"
 
 
+@contextmanager
+def _text_out(path: Path):
+    """Atomic UTF-8 text writer; gzip-compressed (reproducibly: no timestamp) for ``*.gz``."""
+    if path.suffix != ".gz":
+        with atomic_write(path, "w", encoding="utf-8") as f:
+            yield f
+        return
+    with atomic_write(path, "wb") as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
+            with io.TextIOWrapper(gz, encoding="utf-8") as f:
+                yield f
+
+
 def write_arpa(probs, backoffs, out_path: str | Path) -> Path:
-    """Write ``estimate``'s output as an ARPA file (atomically)."""
+    """Write ``estimate``'s output as an ARPA file (atomically; gzipped if ``out_path`` ends in .gz)."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     order = len(probs)
     grams = [sorted(p) for p in probs]
     grams[0] = [(BOS,)] + grams[0]  # <s> is listed (prob -99) to carry its back-off
-    with atomic_write(out_path, "w", encoding="utf-8") as f:
+    with _text_out(out_path) as f:
         f.write("\n\\data\\\n")
         for n in range(1, order + 1):
             f.write(f"ngram {n}={len(grams[n - 1])}\n")
@@ -194,7 +210,8 @@ def build_arpa(texts: Iterable[str] | str | Path, out_path: str | Path, order: i
         A text file (one sentence a line) or the sentences themselves; words
         are whitespace-separated, already normalised.
     out_path : path
-        Where to write the ``.arpa`` file (parent folders are created).
+        Where to write the ``.arpa`` file (parent folders are created); a name ending in
+        ``.arpa.gz`` is written gzip-compressed (KenLM and the decoders read it as is).
     order : int
         n-gram order, at least 2 (KenLM cannot load unigram models).
 

@@ -48,6 +48,20 @@ def test_scores_are_sensible(tmp_path):
     assert math.isfinite(model.score("completely unseen words"))
 
 
+def test_gzipped_arpa_is_reproducible_and_loads_like_plain(tmp_path):
+    import gzip
+
+    from speechrnn.decoding import arpa_unigrams
+
+    plain = build_arpa(TEXTS, tmp_path / "lm.arpa", order=3)
+    gz = build_arpa(TEXTS, tmp_path / "lm.arpa.gz", order=3)
+    assert gzip.decompress(gz.read_bytes()) == plain.read_bytes()
+    assert build_arpa(TEXTS, tmp_path / "again.arpa.gz", order=3).read_bytes() == gz.read_bytes()
+    assert kenlm.Model(str(gz)).score("the cat sat") == kenlm.Model(str(plain)).score("the cat sat")
+    assert arpa_unigrams(gz) == arpa_unigrams(plain)
+    assert set(arpa_unigrams(plain)) == {w for t in TEXTS for w in t.split()}
+
+
 def test_reads_text_file_and_rejects_bad_input(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the cat sat\n\nthe dog ran\n", encoding="utf-8")

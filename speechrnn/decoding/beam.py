@@ -126,15 +126,17 @@ def _build_decoder(
     """Build (and cache) a pyctcdecode decoder for one labels/LM/lexicon/weights setting."""
     from pyctcdecode.alphabet import Alphabet
     from pyctcdecode.decoder import BeamSearchDecoderCTC
-    from pyctcdecode.language_model import LanguageModel, load_unigram_set_from_arpa
+    from pyctcdecode.language_model import LanguageModel
+
+    from .lexicon import arpa_unigrams, is_arpa
 
     with _quiet_pyctcdecode():
         alphabet = Alphabet.build_alphabet(_pyctcdecode_labels(labels))
         if lm_key is not None:
             model = _load_kenlm(*lm_key)
             unigrams = lexicon
-            if unigrams is None and lm_key[0].endswith(".arpa"):
-                unigrams = load_unigram_set_from_arpa(lm_key[0])
+            if unigrams is None and is_arpa(lm_key[0]):
+                unigrams = frozenset(arpa_unigrams(lm_key[0]))
             scorer = LanguageModel(
                 model, unigrams, alpha=alpha, beta=beta, unk_score_offset=unk_score_offset
             )

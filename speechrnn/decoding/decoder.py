@@ -23,7 +23,7 @@ from .align import align_words
 from .beam import beam_search
 from .greedy import as_log_probs, greedy_decode, greedy_score
 from .labels import check_labels, ids_to_text
-from .lexicon import lexicon_search
+from .lexicon import is_arpa, lexicon_search
 from .results import DecodeResult, DecodingError
 
 
@@ -60,7 +60,7 @@ class DecodingConfig:
         if self.method == "lexicon":
             if self.hotwords:
                 raise ConfigError("DecodingConfig.hotwords: only method 'beam' boosts hotwords")
-            if not self.lexicon_path and not (self.lm_path or "").endswith(".arpa"):
+            if not self.lexicon_path and not is_arpa(self.lm_path):
                 raise ConfigError(
                     "DecodingConfig.method: 'lexicon' needs lexicon_path, or an ARPA lm_path "
                     "whose unigrams are the lexicon"

@@ -54,10 +54,18 @@ from .results import DecodeResult, DecodingError
 SPECIAL_WORDS = frozenset({"<s>", "</s>", "<unk>"})
 
 
+def is_arpa(path: str | Path | None) -> bool:
+    """Whether ``path`` names an ARPA text LM (``.arpa`` or gzipped ``.arpa.gz``), not a binary."""
+    return path is not None and str(path).endswith((".arpa", ".arpa.gz"))
+
+
 def arpa_unigrams(path: str | Path) -> list[str]:
-    """Words of an ARPA file's ``\\1-grams:`` section, in file order, specials excluded."""
+    """Words of an ARPA file's ``\\1-grams:`` section (``.arpa`` or ``.arpa.gz``), specials excluded."""
+    import gzip
+
     words, inside = [], False
-    with open(path, encoding="utf-8", errors="replace") as f:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
         for line in f:
             line = line.strip()
             if line.startswith("\\"):
@@ -120,7 +128,7 @@ class LexiconDecoder:
         if lm is not None and not Path(lm).is_file():
             raise DecodingError(f"{lm}: language model file not found")
         if lexicon is None:
-            if lm is None or not str(lm).endswith(".arpa"):
+            if not is_arpa(lm):
                 raise DecodingError("lexicon decoding needs a lexicon, or an ARPA LM to take words from")
             lexicon = arpa_unigrams(lm)
         index = {s: i for i, s in enumerate(self.labels)}
