@@ -1,4 +1,5 @@
 """Model export: TorchScript vs eager on other shapes, int8 checkpoints, CLI, bad inputs."""
+import importlib.util
 import warnings
 from types import SimpleNamespace as NS
 
@@ -10,6 +11,7 @@ from torch import nn
 
 from speechrnn.cli import main
 from speechrnn.config import from_dict
+from speechrnn.decoding import DecodingConfig
 from speechrnn.errors import CheckpointError
 from speechrnn.export import ExportError, export_model, load_torchscript, trace_model
 from speechrnn.features import FeatureConfig
@@ -180,3 +182,44 @@ def test_pooled_head_models_export_too(tmp_path, kind):
     w, n = _batch((1.1, 0.4, 0.9), 5)
     with torch.no_grad():
         torch.testing.assert_close(module(w, n)[0], model(w, n)[0], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("flashlight") is None,
+                    reason="lexicon decoding needs the 'lm' extra (flashlight-text)")
+def test_export_stores_a_default_decoding_that_travels_with_the_model(ckpt, tmp_path, capsys, caplog):
+    import shutil
+
+    from speechrnn.decoding import arpa_unigrams
+    from speechrnn.inference.model_decoding import stored_decoding
+    from speechrnn.lm import build_arpa
+
+    lm = build_arpa(["the cat sat", "a dog ran", "the dog sat on a mat"] * 2, tmp_path / "w.arpa.gz")
+    out = tmp_path / "deploy" / "m.pt"
+    out.parent.mkdir()
+    assert main(["export", str(ckpt), str(out), "--int8", "--decoder", "lexicon", "--lm", str(lm),
+                 "--alpha", "0.7", "--beta", "1.5"]) == 0
+    assert "default decoding: lexicon 32 + m.arpa.gz" in capsys.readouterr().out
+    assert (out.parent / "m.arpa.gz").read_bytes() == lm.read_bytes()
+    assert read_checkpoint(out)["extra"]["decoding"]["lm_path"] == "m.arpa.gz"  # stored by name
+
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(out.parent, moved)  # model + LM move together
+    rec = Recognizer.load(moved / "m.pt")
+    assert (rec.decoding.method, rec.decoding.alpha, rec.decoding.beta) == ("lexicon", 0.7, 1.5)
+    assert rec.decoding.lm_path == str(moved / "m.arpa.gz")
+    audio = _batch((1.5,), 4)[0][0].numpy()
+    words = set(rec.transcribe(audio, sample_rate=16000).text.split())
+    assert words <= set(arpa_unigrams(lm))  # a random model, but only lexicon words come out
+    # an explicit decoding wins over the stored one
+    greedy = from_dict(DecodingConfig, {"method": "greedy"})
+    assert Recognizer.load(moved / "m.pt", decoding=greedy).decoding.method == "greedy"
+
+    (moved / "m.arpa.gz").unlink()  # LM lost: still loads, decodes greedily, says why
+    with caplog.at_level("WARNING"):
+        assert stored_decoding(moved / "m.pt") is None
+    assert "m.arpa.gz, which is missing" in caplog.text
+    assert Recognizer.load(moved / "m.pt").decoding.method == "greedy"
+
+    assert main(["export", str(ckpt), str(tmp_path / "m.ts"), "--format", "torchscript",
+                 "--lm", str(lm)]) == 2
+    assert "needs --format checkpoint" in capsys.readouterr().err

@@ -1,7 +1,10 @@
 """`speechrnn export`: a thin wrapper over :func:`speechrnn.export.export_model`."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+from .decoding_args import add_decoding_args, decoding_config
 
 
 def run_export(args) -> int:
@@ -11,12 +14,23 @@ def run_export(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    decoding = decoding_config(args)
+    if decoding is not None and args.format != "checkpoint":
+        print("speechrnn export: a default decoding (--decoder/--lm/...) needs --format checkpoint",
+              file=sys.stderr)
+        return 2
     out = export_model(args.checkpoint, args.output, format=args.format, int8=args.int8,
                        description=args.description)
     kind = f"{args.format}{' (int8)' if args.int8 else ''}"
     size_mb = out.stat().st_size / 1e6
     src_mb = Path(args.checkpoint).stat().st_size / 1e6
     print(f"exported {args.checkpoint} -> {out} [{kind}], {size_mb:.2f} MB (was {src_mb:.2f} MB)")
+    if decoding is not None:
+        from ..inference.model_decoding import attach_decoding, describe
+
+        stored = attach_decoding(out, decoding)
+        print(f"default decoding: {describe(stored)}"
+              + "".join(f"; {f}" for f in (stored.lm_path, stored.lexicon_path) if f))
     return 0
 
 
@@ -39,4 +53,7 @@ def register(sub) -> None:
                         "int8 quantization for faster CPU inference)")
     p.add_argument("--description", help="free text stored with the model (shown by `models`)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    add_decoding_args(p, hotwords=False)
+    p.description += (" Decoding options make that decoding the model's default (`transcribe` and "
+                      "`evaluate` use it when given none); its LM/lexicon are copied beside OUTPUT.")
     p.set_defaults(func=run_export)

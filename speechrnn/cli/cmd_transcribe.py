@@ -79,7 +79,8 @@ def run_models(args) -> int:
     for r in rows:
         star = "*" if r["default"] else " "
         parents = f" [trained from {' <- '.join(r['init_from'])}]" if r["init_from"] else ""
-        print(f"{star} {r['name']:<22} {r['task']:<14} {r['size_mb']:>6.2f} MB  {r['description']}{parents}")
+        dec = f" [decoding: {r['decoding']}]" if r["decoding"] else ""
+        print(f"{star} {r['name']:<22} {r['task']:<14} {r['size_mb']:>6.2f} MB  {r['description']}{parents}{dec}")
     return 0
 
 

@@ -29,6 +29,7 @@ def default_model_path(task: str) -> Path:
 def list_models() -> list[dict]:
     """The bundled model files with their task, size and description."""
     from ..models.checkpoint import read_checkpoint
+    from .model_decoding import describe, stored_decoding
 
     rows = []
     for p in sorted(MODELS_DIR.glob("*.pt")):
@@ -36,6 +37,7 @@ def list_models() -> list[dict]:
         extra = ck.get("extra") or {}
         rows.append({
             "name": p.stem, "path": str(p), "task": ck["task"],
+            "decoding": describe(stored_decoding(p, extra)) if ck["task"] == "transcription" else "",
             "size_mb": round(p.stat().st_size / 1e6, 2),
             "default": p.name == DEFAULTS.get(ck["task"]),
             "description": extra.get("description", ""),

@@ -71,7 +71,8 @@ class Recognizer:
     model : AcousticModel
         A transcription (CTC) model with ``labels`` (see :func:`speechrnn.load_model`).
     decoding : DecodingConfig, optional
-        Default decoding (greedy with word times when omitted).
+        Default decoding (greedy with word times when omitted; :meth:`load` passes the model
+        file's stored default, see :mod:`speechrnn.inference.model_decoding`).
     chunk_s, context_s : float
         Window size and context for long audio (see :class:`ChunkedCTC`).
     """
@@ -96,13 +97,19 @@ class Recognizer:
     @classmethod
     def load(cls, path: str | Path | None = None, *, device: str = "cpu", threads: int | None = None,
              quantize: bool = False, decoding: DecodingConfig | None = None, **kwargs) -> "Recognizer":
-        """Load a model file (the bundled default when ``path`` is None)."""
+        """Load a model file (the bundled default when ``path`` is None).
+
+        Without ``decoding``, the model file's stored default decoding is used (e.g. the bundled
+        model's lexicon search + LM), else greedy.
+        """
         from ..models import load_model
+        from .model_decoding import stored_decoding
 
         if threads:
             torch.set_num_threads(threads)
-        model = load_model(path or default_model_path("transcription"), device=device, quantize=quantize)
-        return cls(model, decoding, **kwargs)
+        path = path or default_model_path("transcription")
+        model = load_model(path, device=device, quantize=quantize)
+        return cls(model, decoding or stored_decoding(path), **kwargs)
 
     # ------------------------------------------------------------------ inputs
     def _chunked_ctc(self) -> ChunkedCTC:

@@ -184,7 +184,8 @@ def evaluate_checkpoint(checkpoint, manifest, decoding=None, *, max_seconds: flo
     Parameters
     ----------
     decoding : speechrnn.decoding.DecodingConfig, optional
-        How to decode (default: greedy). Word timestamps are never computed here.
+        How to decode (default: the model file's stored default decoding, else greedy).
+        Word timestamps are never computed here.
 
     Returns
     -------
@@ -201,7 +202,10 @@ def evaluate_checkpoint(checkpoint, manifest, decoding=None, *, max_seconds: flo
     from ..metrics import error_rates, error_report
     from ..models import load_model
 
-    decoding = dataclasses.replace(decoding or DecodingConfig(), word_timestamps=False)
+    from ..inference.model_decoding import stored_decoding
+
+    decoding = decoding or stored_decoding(checkpoint) or DecodingConfig()
+    decoding = dataclasses.replace(decoding, word_timestamps=False)
     decoding.validate()
     model = load_model(checkpoint, device=device)
     if model.task != "transcription":

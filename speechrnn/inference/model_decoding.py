@@ -1,0 +1,100 @@
+"""A model file's default decoding: the decoder, LM and weights used when the caller names none.
+
+Stored as :class:`~speechrnn.decoding.DecodingConfig` fields in the checkpoint's
+``extra["decoding"]``. Its LM and lexicon files live **beside the model file** and are stored
+by name, so the model and its LM move together (``speechrnn export --lm`` writes both).
+A model whose LM file has gone missing still loads: it decodes greedily, with a warning.
+
+Example
+-------
+>>> attach_decoding("exp/model-int8.pt", from_dict(DecodingConfig, {   # doctest: +SKIP
+...     "method": "lexicon", "lm_path": "exp/lm3.arpa.gz", "alpha": 0.6, "beta": 1.0}))
+>>> stored_decoding("exp/model-int8.pt").lm_path                           # doctest: +SKIP
+'exp/model-int8.arpa.gz'
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+from pathlib import Path
+
+from ..config import from_dict
+from ..decoding import DecodingConfig
+from ..errors import CheckpointError
+from ..fileio import atomic_path
+
+LOGGER = logging.getLogger(__name__)
+KEY = "decoding"
+_FILES = {"lm_path": "", "lexicon_path": "-lexicon"}  # field -> name tag beside the model
+
+
+def _companion(model_path: Path, src: Path, tag: str) -> Path:
+    """``<model stem><tag><src's suffixes>``, e.g. ``en-char-bilstm.arpa.gz`` beside the model."""
+    suffixes = "".join(s for s in src.suffixes if len(s) <= 6) or ".txt"
+    return model_path.with_name(model_path.stem + tag + suffixes)
+
+
+def attach_decoding(model_path, cfg: DecodingConfig) -> DecodingConfig:
+    """Make ``cfg`` the default decoding of the model file ``model_path``.
+
+    Copies ``cfg``'s LM / lexicon beside the model (see :func:`_companion`), stores the config
+    in the checkpoint's metadata (both writes atomic) and returns it with the new paths.
+    """
+    from ..models.checkpoint import atomic_torch_save, read_checkpoint
+
+    cfg.validate()
+    model_path = Path(model_path)
+    ckpt = read_checkpoint(model_path)
+    if ckpt.get("task") != "transcription":
+        raise CheckpointError(f"{model_path}: default decoding is for transcription models, "
+                         f"not a {ckpt.get('task')!r} model")
+    stored = dataclasses.asdict(cfg)
+    resolved = dataclasses.replace(cfg)
+    for key, tag in _FILES.items():
+        src = getattr(cfg, key)
+        if not src:
+            continue
+        dst = _companion(model_path, Path(src), tag)
+        if Path(src).resolve() != dst.resolve():
+            with atomic_path(dst) as tmp:
+                shutil.copyfile(src, tmp)
+        stored[key] = dst.name
+        setattr(resolved, key, str(dst))
+    ckpt["extra"] = {**(ckpt.get("extra") or {}), KEY: stored}
+    atomic_torch_save(ckpt, model_path)
+    return resolved
+
+
+def stored_decoding(model_path, extra: dict | None = None) -> DecodingConfig | None:
+    """The default decoding saved in a model file, with file paths resolved beside it.
+
+    ``None`` when the file stores none, or when a file it needs is missing (logged).
+    ``extra`` may pass the checkpoint's metadata when the caller has already read it.
+    """
+    model_path = Path(model_path)
+    if extra is None:
+        from ..models.checkpoint import read_checkpoint
+
+        extra = read_checkpoint(model_path).get("extra") or {}
+    d = extra.get(KEY)
+    if not d:
+        return None
+    d = dict(d)
+    for key in _FILES:
+        if d.get(key):
+            f = model_path.parent / d[key]
+            if not f.is_file():
+                LOGGER.warning("%s: its default decoding needs %s, which is missing; "
+                               "decoding greedily", model_path, f)
+                return None
+            d[key] = str(f)
+    return from_dict(DecodingConfig, d, f"{model_path}: extra.decoding")
+
+
+def describe(cfg: DecodingConfig | None) -> str:
+    """Short text for listings: ``greedy``, ``lexicon 32 + en-char-bilstm.arpa.gz``."""
+    if cfg is None or cfg.method == "greedy":
+        return "greedy"
+    lm = f" + {Path(cfg.lm_path).name}" if cfg.lm_path else ""
+    return f"{cfg.method} {cfg.beam_size}{lm} (alpha {cfg.alpha:g}, beta {cfg.beta:g})"
