@@ -97,3 +97,25 @@ def write_json(path: str | os.PathLike, data, indent: int = 2) -> None:
     with atomic_write(path, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=indent)
         f.write("\n")
+
+
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for the block: silences progress bars that native
+    libraries (KenLM's ARPA loader) print straight to stderr. Python exceptions still carry
+    their messages; the descriptor is restored even if the block raises."""
+    import sys
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable fd 2 (embedded interpreters): leave it alone
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

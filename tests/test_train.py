@@ -220,6 +220,18 @@ def test_cli_train_then_evaluate(tmp_path, capsys):
         assert "WER" in capsys.readouterr().out
         hyps = [line.split("\t")[-1] for line in errors.read_text().splitlines()[1:]]
         assert all(set(h.split()) <= set(words.read_text().split()) for h in hyps)
+        # a grid of decoders and weights from one pass of the network, best first
+        from speechrnn.lm import build_arpa
+
+        lm = build_arpa(TEXTS * 2, tmp_path / "lm.arpa.gz", order=2)
+        grid = tmp_path / "grid.tsv"
+        assert main(["tune-decoding", str(exp / "best.pt"), str(m), "--lm", str(lm), "--beam-size",
+                     "8,16", "--alpha", "0.5,1", "--beta=-1,0", "--out", str(grid)]) == 0
+        assert "best: --decoder " in capsys.readouterr().out
+        rows = [line.split("\t") for line in grid.read_text().splitlines()]
+        assert rows[0] == ["decoder", "beam_size", "alpha", "beta", "wer", "cer"] and len(rows) == 9
+        assert {(r[0], r[1]) for r in rows[1:]} == {("beam", "8"), ("lexicon", "16")}
+        assert [float(r[4]) for r in rows[1:]] == sorted(float(r[4]) for r in rows[1:])
 
 
 @pytest.mark.gpu

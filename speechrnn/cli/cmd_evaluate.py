@@ -1,4 +1,5 @@
-"""``speechrnn evaluate CHECKPOINT MANIFEST [decoding options] [--errors-file PATH]``."""
+"""``speechrnn evaluate CHECKPOINT MANIFEST [decoding options] [--errors-file PATH]`` and
+``speechrnn tune-decoding CHECKPOINT DEV --lm LM --decoder beam lexicon --alpha … --beta …``."""
 from __future__ import annotations
 
 from .decoding_args import add_decoding_args, decoding_config
@@ -17,6 +18,68 @@ def register(subparsers) -> None:
     p.add_argument("--max-seconds", type=float, default=120.0, help="audio seconds per batch")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=run)
+
+    t = subparsers.add_parser(
+        "tune-decoding", help="choose a decoder and LM weights on dev data (grid search)",
+        description="Run CHECKPOINT once over the DEV manifest, then decode its posteriors with "
+                    "every combination of --decoder x --alpha x --beta and report WER/CER, best "
+                    "first. Tune on dev data, never on a test set.")
+    t.add_argument("checkpoint")
+    t.add_argument("manifest", help="dev manifest")
+    t.add_argument("--lm", required=True, help="KenLM word n-gram (ARPA or binary)")
+    t.add_argument("--lexicon", help="allowed words for --decoder lexicon (default: the LM's unigrams)")
+    t.add_argument("--decoder", nargs="+", default=["beam", "lexicon"], choices=["beam", "lexicon"])
+    t.add_argument("--beam-size", type=_ints, default=[32],
+                   help="comma-separated, one per decoder or one for all (default 32)")
+    t.add_argument("--alpha", type=_floats, default=[0.3, 0.6, 1.0], help="comma-separated LM weights")
+    t.add_argument("--beta", type=_floats, default=[0.0, 1.0, 2.0], help="comma-separated word bonuses; "
+                   "write negative ones as --beta=-1,0,1")
+    t.add_argument("--out", help="write the grid here (TSV: decoder beam_size alpha beta wer cer)")
+    t.add_argument("--max-seconds", type=float, default=120.0, help="audio seconds per batch")
+    t.add_argument("--device", default="cpu")
+    t.set_defaults(func=run_tune)
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def run_tune(args) -> int:
+    import sys
+
+    from ..config import from_dict
+    from ..decoding import DecodingConfig
+    from ..tasks.transcription import tune_decoding
+
+    beams = args.beam_size
+    if len(beams) not in (1, len(args.decoder)):
+        print("speechrnn tune-decoding: give one --beam-size, or one per --decoder", file=sys.stderr)
+        return 2
+    beams = beams * len(args.decoder) if len(beams) == 1 else beams
+    grid = [from_dict(DecodingConfig, {"method": dec, "beam_size": beam, "lm_path": args.lm,
+                                       "lexicon_path": args.lexicon, "alpha": a, "beta": b},
+                      "decoding")
+            for dec, beam in zip(args.decoder, beams) for a in args.alpha for b in args.beta]
+
+    def row(d, r) -> str:
+        return f"{d.method}\t{d.beam_size}\t{d.alpha:g}\t{d.beta:g}\t{100 * r.wer:.2f}\t{100 * r.cer:.2f}"
+
+    rows = tune_decoding(args.checkpoint, args.manifest, grid, max_seconds=args.max_seconds,
+                         device=args.device, progress=lambda d, r: print(row(d, r), flush=True))
+    best, rates = rows[0]
+    print(f"best: --decoder {best.method} --beam-size {best.beam_size} --alpha {best.alpha:g} "
+          f"--beta {best.beta:g}  (WER {100 * rates.wer:.2f}%  CER {100 * rates.cer:.2f}%)")
+    if args.out:
+        from ..fileio import atomic_write
+
+        with atomic_write(args.out, "w", encoding="utf-8") as f:
+            f.write("decoder\tbeam_size\talpha\tbeta\twer\tcer\n")
+            f.writelines(row(d, r) + "\n" for d, r in rows)
+    return 0
 
 
 def run(args) -> int:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fileio import native_stderr_silenced
 from .greedy import as_log_probs
 from .labels import check_labels, text_to_ids
 from .results import DecodeResult, DecodingError
@@ -100,7 +101,8 @@ def _load_kenlm(path: str, mtime_ns: int):
     import kenlm
 
     try:
-        return kenlm.Model(path)
+        with native_stderr_silenced():  # KenLM's "Reading ... ****" progress bar
+            return kenlm.Model(path)
     except (OSError, RuntimeError) as e:
         raise DecodingError(f"{path}: cannot load KenLM model: {e}") from None
 

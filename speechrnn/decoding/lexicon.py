@@ -47,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fileio import native_stderr_silenced
 from .greedy import as_log_probs
 from .labels import check_labels, text_to_ids
 from .results import DecodeResult, DecodingError
@@ -149,7 +150,8 @@ class LexiconDecoder:
         # ``lm`` must outlive the decoder (pybind keeps only a raw reference)
         if lm is not None:
             try:
-                self.lm = KenLM(str(lm), self.word_dict)
+                with native_stderr_silenced():  # KenLM's "Reading ... ****" progress bar
+                    self.lm = KenLM(str(lm), self.word_dict)
             except Exception as e:  # flashlight raises RuntimeError/ValueError with KenLM's text
                 raise DecodingError(f"{lm}: cannot load KenLM model: {e}") from None
         else:
