@@ -5,8 +5,9 @@ all decoded from memory so file reading is not timed, it measures side by side:
 
 * speechrnn :class:`~speechrnn.inference.Recognizer` (features + model + decoding, one utterance
   at a time) with 2 and 1 threads (``--threads``), float weights and runtime dynamic int8
-  (``load_model(quantize=True)``), greedy decoding and, with ``--lm``, prefix beam search + LM
-  and lexicon-constrained beam search + LM (``--alpha``/``--beta``);
+  (``load_model(quantize=True)``), greedy decoding, the model file's stored default decoding
+  (the bundled model's: lexicon search + its LM) and, with ``--lm``, prefix beam search + LM
+  (``--beam-size``, ``--alpha``, ``--beta``);
 * pocketsphinx (PyPI ``pocketsphinx`` with its bundled US English model, single-threaded) on the
   same audio, when installed;
 
@@ -122,17 +123,22 @@ def time_pocketsphinx(audio, repeats: int = 1) -> tuple[float, list[str]] | None
     return best, hyps
 
 
-def decodings(args) -> dict[str, object]:
-    """Name -> DecodingConfig: greedy, plus beam+LM and lexicon-constrained+LM with ``--lm``."""
+def decodings(args, model_path: str) -> dict[str, object]:
+    """Name -> DecodingConfig: greedy; the model file's stored default decoding, if any; and
+    prefix beam search + ``--lm`` (``--beam-size``, ``--alpha``, ``--beta``) when given."""
     from speechrnn.config import from_dict
     from speechrnn.decoding import DecodingConfig
+    from speechrnn.inference.model_decoding import describe, stored_decoding
 
     out = {"greedy": from_dict(DecodingConfig, {"method": "greedy"}, "decoding")}
+    default = stored_decoding(model_path)
+    if default is not None:
+        out[f"model default: {describe(default)}"] = default
     if args.lm:
-        for method, name in (("beam", "beam"), ("lexicon", "lexicon")):
-            out[f"{name}{args.beam_size}+LM"] = from_dict(DecodingConfig, {
-                "method": method, "beam_size": args.beam_size, "lm_path": args.lm,
-                "alpha": args.alpha, "beta": args.beta}, "decoding")
+        cfg = from_dict(DecodingConfig, {"method": "beam", "beam_size": args.beam_size,
+                                         "lm_path": args.lm, "alpha": args.alpha,
+                                         "beta": args.beta}, "decoding")
+        out[describe(cfg)] = cfg
     return out
 
 
@@ -148,7 +154,7 @@ def run_accuracy_speed(args, model_path: str, refs: list[str],
     rows = []
     for threads in args.threads:
         for weights, model in models.items():
-            for name, cfg in decodings(args).items():
+            for name, cfg in decodings(args, model_path).items():
                 compute, hyps = time_speechrnn(model, audio, cfg, threads, args.repeats)
                 rows.append(Row("speechrnn", weights, name, threads, compute / seconds,
                                 word_error_rate(refs, hyps)))
@@ -264,7 +270,7 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=lambda s: [int(t) for t in s.split(",")], default=[2, 1],
                    help="comma-separated thread counts (default 2,1; the first is used for the "
                         "long-file runs)")
-    p.add_argument("--lm", help="KenLM word n-gram: also measure beam search + LM")
+    p.add_argument("--lm", help="KenLM word n-gram: also measure prefix beam search + LM")
     p.add_argument("--beam-size", type=int, default=32)
     p.add_argument("--alpha", type=float, default=0.5, help="LM weight (tune it on dev data)")
     p.add_argument("--beta", type=float, default=1.0, help="word bonus (tune it on dev data)")
