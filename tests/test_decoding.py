@@ -224,6 +224,36 @@ def test_lexicon_search_lexicon_file_and_refusals(tmp_path, cat_lm):
         lexicon_search(torch.zeros(4, V + 1), LABELS, lexicon=["the"])
 
 
+@needs_flashlight
+def test_lexicon_search_with_pronunciations_for_a_phone_model(tmp_path):
+    """Labels that are not letters (phones): the lexicon gives each word's spellings in them."""
+    from speechrnn.decoding import lexicon_search
+    from speechrnn.decoding.lexicon import read_lexicon
+
+    phones = ["<b>", " ", "k", "ae", "t", "aa", "d", "g", "iy", "ay", "dh", "er"]
+    ix = {p: i for i, p in enumerate(phones)}
+
+    def frames(seq, peak=0.9):  # each phone one frame then a blank; "|" = word separator
+        out = []
+        for p in seq:
+            for sym in ([" "] if p == "|" else [p]) + ["<b>"]:
+                row = np.full(len(phones), (1 - peak) / (len(phones) - 1))
+                row[ix[sym]] = peak
+                out.append(np.log(row))
+        return torch.tensor(np.array(out), dtype=torch.float32)
+
+    lex = tmp_path / "lexicon.txt"
+    lex.write_text("cat k ae t\ncot k aa t\ndog d aa g\neither iy dh er\neither ay dh er\n")
+    assert read_lexicon(lex)["either"] == [["iy", "dh", "er"], ["ay", "dh", "er"]]
+    out = lexicon_search(frames(["k", "aa", "t", "|", "d", "aa", "g"]), phones, lexicon=lex)
+    assert out.text == "cot dog"
+    assert [phones[i] for i in out.tokens] == ["k", "aa", "t", " ", "d", "aa", "g"]  # the path's
+    # both pronunciations of "either" reach the same word; a mapping works like the file
+    for first in ("iy", "ay"):
+        lp = frames([first, "dh", "er", "|", "k", "ae", "t"])
+        assert lexicon_search(lp, phones, lexicon=read_lexicon(lex)).text == "either cat"
+
+
 # --- config-driven batch decoding ----------------------------------------------
 @needs_beam
 def test_decode_with_config_gives_text_and_words(cat_lm):

@@ -41,15 +41,16 @@ Example
 from __future__ import annotations
 
 import functools
+import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..fileio import native_stderr_silenced
 from .greedy import as_log_probs
-from .labels import check_labels, text_to_ids
+from .labels import check_labels
 from .results import DecodeResult, DecodingError
 
 SPECIAL_WORDS = frozenset({"<s>", "</s>", "<unk>"})
@@ -85,6 +86,22 @@ def arpa_unigrams(path: str | Path) -> list[str]:
     return words
 
 
+def read_lexicon(path: str | Path) -> dict[str, list[list[str]]]:
+    """A lexicon file: one ``WORD [SYMBOL ...]`` per line (whitespace-separated).
+
+    A line with the word alone spells it by its characters; with symbols, those are its
+    spelling in the model's labels (e.g. phones), and several lines for one word are
+    alternative pronunciations. Returns word -> spellings, in file order.
+    """
+    out: dict[str, list[list[str]]] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            fields = line.split()
+            if fields:
+                out.setdefault(fields[0], []).append(fields[1:] or list(fields[0]))
+    return out
+
+
 def _flashlight():
     try:
         from flashlight.lib.text import decoder as fl
@@ -104,8 +121,11 @@ class LexiconDecoder:
     ----------
     labels : sequence of str
         ``labels[0]`` blank, ``" "`` word separator.
-    lexicon : iterable of str, optional
-        Allowed words. Default: the unigrams of ``lm`` (an ARPA file).
+    lexicon : iterable of str, or mapping str -> list of spellings, optional
+        Allowed words, each spelled by its characters; or, for models whose labels are not
+        letters (phones), word -> spellings, each a sequence of label symbols (several =
+        alternative pronunciations; see :func:`read_lexicon`). Default: the unigrams of ``lm``
+        (an ARPA file).
     lm : path, optional
         KenLM word n-gram (ARPA or binary). Without one, words are scored by
         ``beta`` alone (a lexicon-only search).
@@ -116,7 +136,7 @@ class LexiconDecoder:
         LM weight, per-word bonus and per-separator score (module docstring).
     """
 
-    def __init__(self, labels: Sequence[str], lexicon: Iterable[str] | None = None,
+    def __init__(self, labels: Sequence[str], lexicon: Iterable[str] | Mapping | None = None,
                  lm: str | Path | None = None, *, beam_size: int = 32,
                  beam_size_token: int | None = None, beam_threshold: float = 25.0,
                  alpha: float = 0.5, beta: float = 0.0, sil_score: float = 0.0):
@@ -132,15 +152,23 @@ class LexiconDecoder:
             if not is_arpa(lm):
                 raise DecodingError("lexicon decoding needs a lexicon, or an ARPA LM to take words from")
             lexicon = arpa_unigrams(lm)
+        if not isinstance(lexicon, Mapping):
+            lexicon = {w: [list(w)] for w in lexicon}
         index = {s: i for i, s in enumerate(self.labels)}
-        words, spellings, skipped = [], [], 0
-        for w in dict.fromkeys(w for w in lexicon if w and w not in SPECIAL_WORDS):
-            ids = [index.get(c) for c in w]
-            if None in ids or 0 in ids or index[" "] in ids:
+        words, spellings, skipped = [], [], 0  # spellings[i]: token-id lists of words[i]
+        for w, options in lexicon.items():
+            if not w or w in SPECIAL_WORDS:
+                continue
+            ok = []
+            for sp in options:
+                ids = [index.get(c) for c in sp]
+                if ids and None not in ids and 0 not in ids and index[" "] not in ids:
+                    ok.append(ids)
+            if not ok:
                 skipped += 1
                 continue
             words.append(w)
-            spellings.append(ids)
+            spellings.append(ok)
         if not words:
             raise DecodingError("no lexicon word can be spelled with the model's labels")
         self.words = words
@@ -159,9 +187,10 @@ class LexiconDecoder:
         self.blank, self.sil = 0, index[" "]
         trie = fl.Trie(len(self.labels), self.sil)
         start = self.lm.start(False)
-        for i, ids in enumerate(spellings):
+        for i, options in enumerate(spellings):
             _, unigram = self.lm.score(start, i)  # look-ahead score, smeared up the trie below
-            trie.insert(ids, i, unigram)
+            for ids in options:
+                trie.insert(ids, i, unigram)
         trie.smear(fl.SmearingMode.MAX)
         self.trie = trie
         opts = fl.LexiconDecoderOptions(
@@ -187,7 +216,13 @@ class LexiconDecoder:
         out = []
         for h in hyps[:nbest]:
             text = " ".join(self.words[w] for w in h.words if 0 <= w < len(self.words))
-            out.append(DecodeResult(text=text, tokens=text_to_ids(text, self.labels), score=float(h.score)))
+            # the path's tokens (per frame, blanks included) -> collapsed, blanks and edge spaces off
+            ids = [t for t, _ in itertools.groupby(h.tokens) if 0 < t < len(self.labels)]
+            while ids and ids[0] == self.sil:
+                ids.pop(0)
+            while ids and ids[-1] == self.sil:
+                ids.pop()
+            out.append(DecodeResult(text=text, tokens=ids, score=float(h.score)))
         return out or [DecodeResult(text="", tokens=[], score=-math.inf)]
 
 
@@ -204,9 +239,10 @@ def _file_key(path) -> tuple[str, int] | None:
 def _cached_decoder(labels, lexicon_key, lexicon_words, lm_key, beam_size, beam_threshold,
                     alpha, beta, sil_score) -> LexiconDecoder:
     lexicon = lexicon_words
+    if lexicon and isinstance(lexicon[0], tuple):
+        lexicon = {w: [list(sp) for sp in sps] for w, sps in lexicon}
     if lexicon_key is not None:
-        with open(lexicon_key[0], encoding="utf-8") as f:
-            lexicon = [line.split()[0] for line in f if line.split()]
+        lexicon = read_lexicon(lexicon_key[0])
     return LexiconDecoder(labels, lexicon, lm_key[0] if lm_key else None, beam_size=beam_size,
                           beam_threshold=beam_threshold, alpha=alpha, beta=beta,
                           sil_score=sil_score)
@@ -234,7 +270,8 @@ def lexicon_search(
     labels : sequence of str, length V
     lm : path, optional
         KenLM word n-gram; its ARPA unigrams are the default lexicon.
-    lexicon : iterable of words, or a path to a file with one word per line
+    lexicon : iterable of words, a mapping word -> spellings, or a lexicon file
+        (:func:`read_lexicon`: ``WORD [SYMBOL ...]`` per line)
     beam_size, beam_threshold, alpha, beta, sil_score
         See :class:`LexiconDecoder`.
     nbest : int
@@ -245,6 +282,8 @@ def lexicon_search(
     lexicon_key, words = None, None
     if isinstance(lexicon, (str, Path)):
         lexicon_key = _file_key(lexicon)
+    elif isinstance(lexicon, Mapping):  # hashable for the cache: ((word, (spelling, ...)), ...)
+        words = tuple((w, tuple(tuple(sp) for sp in sps)) for w, sps in lexicon.items())
     elif lexicon is not None:
         words = tuple(lexicon)
     dec = _cached_decoder(tuple(check_labels(labels)), lexicon_key, words, _file_key(lm),
