@@ -186,7 +186,8 @@ def test_pooled_head_models_export_too(tmp_path, kind):
 
 @pytest.mark.skipif(importlib.util.find_spec("flashlight") is None,
                     reason="lexicon decoding needs the 'lm' extra (flashlight-text)")
-def test_export_stores_a_default_decoding_that_travels_with_the_model(ckpt, tmp_path, capsys, caplog):
+def test_export_stores_a_default_decoding_that_travels_with_the_model(ckpt, tmp_path, capsys, caplog,
+                                                                     monkeypatch):
     import shutil
 
     from speechrnn.decoding import arpa_unigrams
@@ -213,6 +214,16 @@ def test_export_stores_a_default_decoding_that_travels_with_the_model(ckpt, tmp_
     # an explicit decoding wins over the stored one
     greedy = from_dict(DecodingConfig, {"method": "greedy"})
     assert Recognizer.load(moved / "m.pt", decoding=greedy).decoding.method == "greedy"
+
+    import importlib.util as iu
+
+    real_find_spec = iu.find_spec
+    monkeypatch.setattr(iu, "find_spec",
+                        lambda name, *a: None if name == "flashlight" else real_find_spec(name, *a))
+    with caplog.at_level("WARNING"):  # decoder package missing: greedy, and says which
+        assert stored_decoding(moved / "m.pt") is None
+    assert "needs flashlight" in caplog.text
+    monkeypatch.undo()
 
     (moved / "m.arpa.gz").unlink()  # LM lost: still loads, decodes greedily, says why
     with caplog.at_level("WARNING"):

@@ -3,7 +3,8 @@
 Stored as :class:`~speechrnn.decoding.DecodingConfig` fields in the checkpoint's
 ``extra["decoding"]``. Its LM and lexicon files live **beside the model file** and are stored
 by name, so the model and its LM move together (``speechrnn export --lm`` writes both).
-A model whose LM file has gone missing still loads: it decodes greedily, with a warning.
+A model whose LM file has gone missing, or whose decoder's package is not installed (the ``lm``
+extra), still loads: it decodes greedily, with a warning.
 
 Example
 -------
@@ -15,6 +16,7 @@ Example
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
 import shutil
 from pathlib import Path
@@ -27,6 +29,7 @@ from ..fileio import atomic_path
 LOGGER = logging.getLogger(__name__)
 KEY = "decoding"
 _FILES = {"lm_path": "", "lexicon_path": "-lexicon"}  # field -> name tag beside the model
+_NEEDS = {"beam": ("pyctcdecode", "kenlm"), "lexicon": ("flashlight",)}  # method -> modules
 
 
 def _companion(model_path: Path, src: Path, tag: str) -> Path:
@@ -81,6 +84,11 @@ def stored_decoding(model_path, extra: dict | None = None) -> DecodingConfig | N
     if not d:
         return None
     d = dict(d)
+    missing = [m for m in _NEEDS.get(d.get("method"), ()) if importlib.util.find_spec(m) is None]
+    if missing:
+        LOGGER.warning("%s: its default decoding (%s) needs %s (pip install 'speechrnn[lm]'); "
+                       "decoding greedily", model_path, d.get("method"), ", ".join(missing))
+        return None
     for key in _FILES:
         if d.get(key):
             f = model_path.parent / d[key]
