@@ -36,6 +36,7 @@ import numpy as np
 from ..fileio import native_stderr_silenced
 from .greedy import as_log_probs
 from .labels import check_labels, text_to_ids
+from .lexicon import arpa_unigrams, file_key, is_arpa
 from .results import DecodeResult, DecodingError
 
 LOGGER = logging.getLogger(__name__)
@@ -107,15 +108,6 @@ def _load_kenlm(path: str, mtime_ns: int):
         raise DecodingError(f"{path}: cannot load KenLM model: {e}") from None
 
 
-def _lm_key(lm) -> tuple[str, int] | None:
-    if lm is None:
-        return None
-    path = Path(lm)
-    if not path.is_file():
-        raise DecodingError(f"{path}: language model file not found")
-    return str(path.resolve()), path.stat().st_mtime_ns
-
-
 @functools.lru_cache(maxsize=32)
 def _build_decoder(
     labels: tuple[str, ...],
@@ -129,8 +121,6 @@ def _build_decoder(
     from pyctcdecode.alphabet import Alphabet
     from pyctcdecode.decoder import BeamSearchDecoderCTC
     from pyctcdecode.language_model import LanguageModel
-
-    from .lexicon import arpa_unigrams, is_arpa
 
     with _quiet_pyctcdecode():
         alphabet = Alphabet.build_alphabet(_pyctcdecode_labels(labels))
@@ -217,7 +207,7 @@ def beam_search(
         raise DecodingError(f"beam_size and nbest must be >= 1, got {beam_size}, {nbest}")
     lex = None if lexicon is None else frozenset(w for w in lexicon if w)
     decoder = _build_decoder(
-        tuple(labels), _lm_key(lm), lex, float(alpha), float(beta), float(unk_score_offset)
+        tuple(labels), file_key(lm, "language model file"), lex, float(alpha), float(beta), float(unk_score_offset)
     )
     logits = np.ascontiguousarray(x.numpy(), dtype=np.float32)  # (T,V)
     if logits.shape[0] == 0:

@@ -226,12 +226,15 @@ class LexiconDecoder:
         return out or [DecodeResult(text="", tokens=[], score=-math.inf)]
 
 
-def _file_key(path) -> tuple[str, int] | None:
+def file_key(path, what: str = "file") -> tuple[str, int] | None:
+    """``(resolved path, mtime)`` to cache a decoder or LM on; ``None`` for no file.
+
+    Raises :class:`DecodingError` ``"<path>: <what> not found"`` when it does not exist."""
     if path is None:
         return None
     p = Path(path)
     if not p.is_file():
-        raise DecodingError(f"{p}: file not found")
+        raise DecodingError(f"{p}: {what} not found")
     return str(p.resolve()), p.stat().st_mtime_ns
 
 
@@ -281,12 +284,12 @@ def lexicon_search(
         raise DecodingError(f"nbest must be >= 1, got {nbest}")
     lexicon_key, words = None, None
     if isinstance(lexicon, (str, Path)):
-        lexicon_key = _file_key(lexicon)
+        lexicon_key = file_key(lexicon, "lexicon file")
     elif isinstance(lexicon, Mapping):  # hashable for the cache: ((word, (spelling, ...)), ...)
         words = tuple((w, tuple(tuple(sp) for sp in sps)) for w, sps in lexicon.items())
     elif lexicon is not None:
         words = tuple(lexicon)
-    dec = _cached_decoder(tuple(check_labels(labels)), lexicon_key, words, _file_key(lm),
+    dec = _cached_decoder(tuple(check_labels(labels)), lexicon_key, words, file_key(lm, "language model file"),
                           int(beam_size), float(beam_threshold), float(alpha),
                           float(beta), float(sil_score))
     results = dec(log_probs, nbest)
