@@ -156,6 +156,26 @@ def test_aam_logits_apply_margin_to_target_only():
     assert low[1, 0] < low[0, 0]
 
 
+def test_margin_warmup_follows_optimizer_steps_across_a_resume(tmp_path):
+    """The AAM margin ramp is a function of the trainer's step: a run stopped after 2 steps and
+    resumed to 5 ends with the same weights, bitwise, as one run of 5 steps (the ramp used to
+    restart from margin 0 in the resumed process)."""
+    from speechrnn.models import read_checkpoint
+    from speechrnn.train import train
+
+    torch.set_num_threads(1)
+    make_speaker_tree(tmp_path, speakers=3, per_speaker=6)
+    cfg = tiny_config(tmp_path, margin=0.3, scale=16.0, margin_warmup_steps=4)
+    cfg["train"].update(max_seconds=1.5, accum_steps=2, epochs=50)
+    train(cfg, tmp_path / "straight", overrides=["train.max_steps=5"])
+    train(cfg, tmp_path / "crashed", overrides=["train.max_steps=2"])
+    train(cfg, tmp_path / "crashed", overrides=["train.max_steps=5"])  # resumes from last.pt
+    a = read_checkpoint(tmp_path / "straight" / "last.pt")["state_dict"]
+    b = read_checkpoint(tmp_path / "crashed" / "last.pt")["state_dict"]
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
 def test_config_errors_and_unknown_speakers_are_dropped(tmp_path, caplog):
     from speechrnn.tasks import get_task
 

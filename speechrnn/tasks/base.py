@@ -18,6 +18,9 @@ model, split)``               returns the indices to keep
 device)``
 ``primary_metric``,           the dev metric used for best checkpoints / early stopping,
 ``higher_is_better``          and its direction
+``step``                      optimizer steps taken so far; the trainer sets it before each
+                              micro-batch (also after a resume), for schedules inside the
+                              loss such as the AAM margin warmup
 ============================  ============================================================
 
 Tasks are looked up by name with :func:`speechrnn.tasks.get_task`.
@@ -52,6 +55,7 @@ class Task:
 
     def __init__(self, cfg: Any):
         self.cfg = cfg
+        self.step = 0
 
     @classmethod
     def from_section(cls, section: dict) -> "Task":

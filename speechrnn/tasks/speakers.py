@@ -57,7 +57,8 @@ class SpeakerTaskConfig:
     scale: float = 30.0
     """AAM logit scale s."""
     margin_warmup_steps: int = 0
-    """Raise the margin linearly from 0 over this many training batches (0 = full margin)."""
+    """Raise the margin linearly from 0 over this many optimizer steps (0 = full margin); the
+    trainer sets the step, so a resumed run continues the ramp where it stopped."""
     metric: Literal["top1", "eer"] = "top1"
     """Dev metric for best checkpoints: closed-set top-1 accuracy, or EER over dev pairs."""
     dev_max_pairs: int = 50000
@@ -131,7 +132,6 @@ class SpeakerTask(Task):
         self.head_kind = HEAD_KIND if cfg.loss == "aam" else "embedding"
         self.primary_metric = cfg.metric
         self.higher_is_better = cfg.metric == "top1"
-        self.batches_seen = 0
 
     @classmethod
     def from_labels(cls, labels: dict) -> "SpeakerTask":
@@ -162,7 +162,7 @@ class SpeakerTask(Task):
     # ------------------------------------------------------------------ training / eval
     def current_margin(self) -> float:
         w = self.cfg.margin_warmup_steps
-        return self.cfg.margin if w == 0 else self.cfg.margin * min(1.0, self.batches_seen / w)
+        return self.cfg.margin if w == 0 else self.cfg.margin * min(1.0, self.step / w)
 
     def logits(self, out: torch.Tensor, targets: torch.Tensor, margin: float | None = None) -> torch.Tensor:
         """Training logits (B,C): AAM for cosine heads, the head's output for softmax."""
@@ -176,7 +176,6 @@ class SpeakerTask(Task):
         targets = batch["targets"].to(out.device)
         if bool((targets < 0).any()):
             raise ConfigError(f"batch has speakers outside the class list: {batch['ids'][:3]}")
-        self.batches_seen += 1
         return F.cross_entropy(self.logits(out, targets), targets)
 
     def decode(self, model_out) -> list[str]:

@@ -235,6 +235,7 @@ class Trainer:
         batch = {k: (v.to(dev, non_blocking=True) if isinstance(v, torch.Tensor) else v)
                  for k, v in batch.items()}
         ctx = self.ddp.no_sync() if (self.dist.enabled and not sync) else contextlib.nullcontext()
+        self.task.step = self.step  # step-based schedules in the loss follow a resume
         with ctx:
             with self._autocast():
                 out = self.ddp(batch["waveforms"], batch["lengths"])
