@@ -53,6 +53,10 @@ class AudioTooLongError(AudioError):
     """The audio is longer than the configured maximum duration."""
 
 
+class NoVoiceError(AudioError):
+    """The audio is silent or too short to say anything about who speaks (speaker embeddings)."""
+
+
 # --- data ------------------------------------------------------------------
 class ManifestError(SpeechRNNError, ValueError):
     """A manifest has bad lines. ``problems`` is a list of (line_number, reason)."""

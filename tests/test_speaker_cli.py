@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from test_speaker_identifier import tiny_checkpoint
@@ -64,8 +66,13 @@ def test_bad_files_are_reported_and_the_batch_continues(setup, tmp_path, capsys)
     assert main(["verify", str(bad), good, "--model", str(ckpt)]) == 2
     assert "notes.wav" in capsys.readouterr().err
     assert main(["enroll", "carol", str(bad), *common]) == 1  # nothing usable: nothing enrolled
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    assert main(["enroll", "dave", str(silent), *common]) == 1  # silence is no voiceprint
+    assert "silent.wav: silent" in capsys.readouterr().err
     assert main(["speakers", "list", "--store", store]) == 0
-    assert "carol" not in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "carol" not in listed and "dave" not in listed
 
 
 def test_calibrate_and_evaluate(setup, tmp_path, capsys):

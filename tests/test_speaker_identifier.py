@@ -94,6 +94,26 @@ def test_enroll_identify_unknown_and_verify(ckpt, tree, tmp_path):
         SpeakerIdentifier.load(ckpt).identify(by["spk0"][0])
 
 
+def test_silent_or_too_short_input_is_refused_not_embedded(ckpt, tree, tmp_path):
+    """Silence or a blip would give an embedding of noise that enrolls as, or matches, anyone."""
+    from speechrnn.errors import NoVoiceError
+    from speechrnn.inference.speakers import MIN_VOICE_S, SpeakerIdentifier
+
+    sid = SpeakerIdentifier.load(ckpt, tmp_path / "store.json")
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    with pytest.raises(NoVoiceError, match=r"silent.wav: silent \(peak -inf dBFS"):
+        sid.enroll("alice", [silent])
+    with pytest.raises(NoVoiceError, match="silent"):  # dither-level noise is silence too
+        sid.embed(1e-5 * np.random.default_rng(0).standard_normal(16000).astype(np.float32), 16000)
+    with pytest.raises(NoVoiceError, match="too short"):
+        sid.verify(np.full(int(MIN_VOICE_S * 16000) - 1, 0.1, np.float32), tree[1]["train"][0].audio, 16000)
+    assert sid.speakers() == []  # nothing enrolled
+    x, sr = sf.read(tree[1]["train"][0].audio, dtype="float32")
+    quiet = sid.embed(x * 10 ** (-50 / 20) / np.abs(x).max(), sr)  # -50 dBFS peak: quiet, not silent
+    assert quiet.shape == (12,)
+
+
 def test_store_from_another_model_is_refused(ckpt, tree, tmp_path):
     from speechrnn.inference.speakers import SpeakerIdentifier
     from speechrnn.speakers.store import SpeakerStore, SpeakerStoreError

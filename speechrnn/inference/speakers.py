@@ -35,6 +35,10 @@ from .models import default_model_path
 
 UNKNOWN = "unknown"
 DEFAULT_THRESHOLD = 0.5
+MIN_VOICE_S = 0.3
+"""Shortest input embedded (seconds); shorter gives no usable voiceprint (training clips are >= 0.5 s)."""
+SILENCE_DBFS = -70.0
+"""Inputs whose peak is below this level (dB re full scale) are silent: nothing to embed."""
 
 
 @dataclass
@@ -155,13 +159,25 @@ class SpeakerIdentifier:
     def embed(self, audio: Any, sample_rate: int | None = None) -> np.ndarray:
         """Unit-length speaker embedding ``(E,)`` of a file path or a waveform array/tensor.
 
-        Raises the :class:`~speechrnn.errors.AudioError` subclasses for unusable audio.
+        Raises the :class:`~speechrnn.errors.AudioError` subclasses for unusable audio, and
+        :class:`~speechrnn.errors.NoVoiceError` for a silent input or one shorter than
+        :data:`MIN_VOICE_S`: its embedding would be noise that enrolls or matches anyone.
         """
-        _, pieces = self._windows(audio, sample_rate)
-        if not pieces:
-            from ..errors import EmptyAudioError
+        from ..errors import EmptyAudioError, NoVoiceError
 
-            raise EmptyAudioError(audio if isinstance(audio, (str, Path)) else None, "no samples")
+        _, pieces = self._windows(audio, sample_rate)
+        where = audio if isinstance(audio, (str, Path)) else None
+        if not pieces:
+            raise EmptyAudioError(where, "no samples")
+        seconds = sum(len(p) for p in pieces) / self.sample_rate
+        if seconds < MIN_VOICE_S:
+            raise NoVoiceError(where, f"{seconds:.3f} s of audio: too short for a speaker embedding "
+                                      f"(at least {MIN_VOICE_S} s)")
+        peak = max(float(np.abs(p).max()) for p in pieces)
+        if peak < 10 ** (SILENCE_DBFS / 20):
+            level = "-inf" if peak == 0 else f"{20 * np.log10(peak):.0f}"
+            raise NoVoiceError(where, f"silent (peak {level} dBFS, below {SILENCE_DBFS:.0f} dBFS): "
+                                      "no voice to embed")
         emb = np.concatenate([self._embed_pieces(pieces[i:i + 8]) for i in range(0, len(pieces), 8)])  # (P,E)
         w = np.array([len(p) for p in pieces], dtype=np.float32)[:, None]  # (P,1)
         return l2_normalize((emb * w).sum(axis=0))  # (P,E) -> (E,)
