@@ -37,15 +37,23 @@ def test_train_custom_tiny_budget_with_user_recording(tmp_path):
     assert spotter.spot(np.zeros(16000 * 2, np.float32)).duration == 2.0
 
 
-def test_train_custom_rejects_bad_budget_and_recording(tmp_path):
+def test_train_custom_rejects_bad_budget_and_recordings_before_synthesis(tmp_path):
     from speechrnn.config import from_dict
-    from speechrnn.errors import AudioError, ConfigError
-    from speechrnn.kws.custom import CustomKeywordConfig, _add_recordings
+    from speechrnn.errors import ConfigError
+    from speechrnn.kws.custom import CustomKeywordConfig, train_custom_keyword
 
     with pytest.raises(ConfigError, match="budget"):
         from_dict(CustomKeywordConfig, {"budget_minutes": 0})
     bad = tmp_path / "bad.wav"
     bad.write_text("not audio")
-    (tmp_path / "train.jsonl").write_text("")
-    with pytest.raises(AudioError, match="bad.wav"):
-        _add_recordings(tmp_path / "train.jsonl", "marvin", CustomKeywordConfig(recordings=[str(bad)]))
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    good = tmp_path / "good.wav"
+    sf.write(good, (0.3 * np.sin(np.arange(16000) / 8)).astype(np.float32), 16000)
+    cfg = CustomKeywordConfig(recordings=[str(good), str(bad), str(silent), str(tmp_path / "gone.wav")])
+    with pytest.raises(ConfigError, match="3 of 4 recording") as e:
+        train_custom_keyword("marvin", tmp_path / "m.pt", tmp_path / "work", cfg)
+    msg = str(e.value)
+    assert "bad.wav: not an audio file" in msg and "silent.wav: silent" in msg and "gone.wav" in msg
+    assert "good.wav" not in msg
+    assert not (tmp_path / "work").exists()  # failed before any synthesis

@@ -100,15 +100,50 @@ def _seconds_per_step(run_cfg: dict, threads: int) -> float:
         torch.set_num_threads(old)
 
 
-def _add_recordings(train_manifest: Path, word: str, cfg: CustomKeywordConfig) -> int:
-    from ..audio import audio_info
+SILENCE_DBFS = -70.0
+"""A recording whose peak is below this level (dB re full scale) holds no word."""
+
+
+def check_recordings(paths: list[str]) -> list[float]:
+    """Durations (s) of the user's recordings, checked before any synthesis is spent.
+
+    Every unusable recording (missing, not audio, corrupt, empty, silent) is named with its
+    reason in one :class:`ConfigError`, so nothing is synthesized for a run that would fail.
+    """
+    import numpy as np
+
+    from ..audio import SAMPLE_RATE, load_audio
+    from ..errors import AudioError
+
+    durations, bad = [], []
+    for rec in paths:
+        try:
+            x = load_audio(rec, max_duration=60.0)  # a keyword recording is seconds, not a talk
+        except AudioError as e:
+            bad.append(str(e))
+            continue
+        peak = float(np.abs(x).max()) if x.size else 0.0
+        if peak < 10 ** (SILENCE_DBFS / 20):
+            bad.append(f"{rec}: silent (peak below {SILENCE_DBFS:.0f} dBFS): no word to learn")
+            continue
+        durations.append(x.size / SAMPLE_RATE)
+        if durations[-1] > 3.0:
+            log.warning("%s: %.1f s long; a keyword recording should hold the word alone "
+                        "(the detector listens in 1 s windows)", rec, durations[-1])
+    if bad:
+        raise ConfigError(f"train-custom: {len(bad)} of {len(paths)} recording(s) unusable:\n  "
+                          + "\n  ".join(bad))
+    return durations
+
+
+def _add_recordings(train_manifest: Path, word: str, cfg: CustomKeywordConfig,
+                    durations: list[float]) -> int:
     from ..data import Utterance, read_manifest, write_manifest
 
     if not cfg.recordings:
         return 0
     utts = read_manifest(train_manifest)
-    for i, rec in enumerate(cfg.recordings):
-        dur = audio_info(rec).duration  # AudioError names a bad file
+    for i, (rec, dur) in enumerate(zip(cfg.recordings, durations)):
         for k in range(cfg.recording_repeats):
             utts.append(Utterance(id=f"user__{i:04d}_{k}", audio=str(Path(rec).resolve()), duration=dur,
                                   label=word, speaker="user", extra={"recording": str(rec)}))
@@ -136,6 +171,7 @@ def train_custom_keyword(word: str, out: str | Path, work_dir: str | Path,
     word_n = normalize_text(word)
     if not word_n or word_n.startswith("_"):
         raise ConfigError(f"train-custom: {word!r} is not a usable keyword")
+    rec_durations = check_recordings(cfg.recordings)
     t0 = time.perf_counter()
     budget = cfg.budget_minutes * 60.0
     work = Path(work_dir)
@@ -145,7 +181,7 @@ def train_custom_keyword(word: str, out: str | Path, work_dir: str | Path,
                          unknown_fraction=1.0, voices=cfg.voices, jobs=cfg.jobs, seed=cfg.seed,
                          progress=False, noise_seconds=20.0)
     summary = build_keywords(data, kcfg)
-    n_rec = _add_recordings(data / "train.jsonl", word_n, cfg)
+    n_rec = _add_recordings(data / "train.jsonl", word_n, cfg, rec_durations)
     t_synth = time.perf_counter() - t0
     if t_synth > cfg.synth_share * budget * 1.5:
         log.warning("synthesis took %.0f s of the %.0f s budget", t_synth, budget)
