@@ -114,6 +114,12 @@ def test_encoder_zeroes_padding_frames():
     assert torch.all(y[1, 3:] == 0)
 
 
+def test_encoder_accepts_inputs_with_no_output_frame():
+    enc = Encoder(EncoderConfig(subsampling="stack", subsampling_factor=3, hidden_size=4, num_layers=2), 3)
+    y, n = enc.eval()(torch.randn(2, 0, 3), torch.tensor([0, 0]))  # no feature frame at all
+    assert y.shape == (2, 0, 8) and n.tolist() == [0, 0]
+
+
 def test_pooled_heads_shapes():
     wav, lengths = padded_batch([4000, 3000])
     out, _ = tiny(head="classifier").eval()(wav, lengths)

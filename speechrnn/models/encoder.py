@@ -263,6 +263,8 @@ class Encoder(nn.Module):
         (Tensor (B, T', output_dim), Tensor (B,)) encoder states and their lengths.
         """
         x, lengths = self.subsampling(x, lengths)  # (B,T,F) -> (B,T',F')
+        if x.shape[1] == 0:  # input shorter than one output frame (a few ms): nothing to encode,
+            return x.new_zeros(x.shape[0], 0, self.output_dim), lengths  # and cuDNN/ATen refuse T'=0
         for layer in self.layers:
             x = layer(x, lengths)  # (B,T',D) -> (B,T',D')
         return x, lengths
