@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from helpers import tone, write_tone
 from torch.utils.data import DataLoader
@@ -250,3 +251,28 @@ def test_importer_manifest_dataset_loader_pipeline(tmp_path):
     silence = [n for label, n in seen.values() if label == "_silence_"]
     assert silence == [SR, SR]  # 1 s slices of the background noise
     assert all(n == int(0.2 * SR) for label, n in seen.values() if label != "_silence_")
+
+
+def test_dataset_on_error_raise_skip_substitute(tmp_path):
+    from speechrnn.data import AudioDataset, Utterance, collate_audio
+    from speechrnn.errors import AudioError
+
+    good = tmp_path / "good.wav"
+    sf.write(good, np.full(800, 0.1, np.float32), 16000)
+    (tmp_path / "bad.wav").write_text("not audio")
+    utts = [Utterance(id="g", audio=str(good), duration=0.05),
+            Utterance(id="b", audio=str(tmp_path / "bad.wav"), duration=1.0)]
+    with pytest.raises(AudioError, match="bad.wav"):
+        AudioDataset(utts)[1]
+    skip = AudioDataset(utts, on_error="skip")
+    batch = collate_audio([skip[0], skip[1]])
+    assert batch["ids"] == ["g"] and batch["waveforms"].shape == (1, 800)
+    assert batch["skipped"][0][0] == "b" and "bad.wav" in batch["skipped"][0][1]
+    empty = collate_audio([skip[1]])
+    assert empty["ids"] == [] and empty["waveforms"].shape[0] == 0 and len(empty["skipped"]) == 1
+    sub = AudioDataset(utts, on_error="substitute")
+    assert sub[1]["id"] == "g" and sub[1]["index"] == 0
+    with pytest.raises(AudioError, match="no utterance"):
+        AudioDataset(utts[1:], on_error="substitute")[0]
+    with pytest.raises(ValueError, match="on_error"):
+        AudioDataset(utts, on_error="ignore")

@@ -234,6 +234,34 @@ def test_cli_train_then_evaluate(tmp_path, capsys):
         assert [float(r[4]) for r in rows[1:]] == sorted(float(r[4]) for r in rows[1:])
 
 
+def test_unreadable_files_do_not_stop_training_or_evaluation(tmp_path, capsys, caplog):
+    """A file damaged after its manifest was written (duration known, so nothing probes it before
+    it is read): training logs it and trains on the next utterance in its place; evaluation
+    scores the rest, names it, and exits 1."""
+    import yaml
+
+    from speechrnn.cli import main
+
+    m = make_corpus(tmp_path, TEXTS)
+    (tmp_path / "train-1.wav").write_bytes(b"RIFF....WAVEfmt garbage, not a wav any more")
+    (tmp_path / "train-3.wav").unlink()
+    cfg_path = tmp_path / "run.yaml"
+    cfg_path.write_text(yaml.safe_dump(tiny_config("train.jsonl", "train.jsonl", epochs=2)))
+    exp = tmp_path / "exp"
+    with caplog.at_level(logging.WARNING):
+        assert main(["train", str(cfg_path), "--exp-dir", str(exp)]) == 0
+    assert "train-1 is unusable: train-2 used in its place" in caplog.text
+    assert "train-3 is unusable" in caplog.text and (exp / "best.pt").is_file()
+    capsys.readouterr()
+    errors = tmp_path / "errors.tsv"
+    assert main(["evaluate", str(exp / "best.pt"), str(m), "--errors-file", str(errors)]) == 1
+    cap = capsys.readouterr()
+    assert " 2 utterances;" in cap.out  # rates over the two readable ones
+    assert "not scored train-1" in cap.err and "not scored train-3" in cap.err and "no such file" in cap.err
+    assert "2 of 4 utterance(s) could not be read" in cap.err
+    assert len(errors.read_text().splitlines()) == 1 + 2
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_amp_training_runs_and_checkpoint_loads_on_cpu(tmp_path):

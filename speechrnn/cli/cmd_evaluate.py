@@ -2,6 +2,8 @@
 ``speechrnn tune-decoding CHECKPOINT DEV --lm LM --decoder beam lexicon --alpha … --beta …``."""
 from __future__ import annotations
 
+import sys
+
 from .decoding_args import add_decoding_args, decoding_config
 
 
@@ -93,6 +95,12 @@ def run(args) -> int:
     if args.errors_file:
         write_errors(args.errors_file, rows)
         print(f"per-utterance errors: {args.errors_file}")
+    for uid, why in rates.skipped:
+        print(f"speechrnn evaluate: not scored {uid}: {why}", file=sys.stderr)
+    if rates.skipped:
+        print(f"speechrnn evaluate: {len(rates.skipped)} of {len(rates.skipped) + len(rates.utterances)} "
+              "utterance(s) could not be read and are not in the rates above", file=sys.stderr)
+        return 1
     return 0
 
 

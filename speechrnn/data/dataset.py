@@ -14,6 +14,7 @@ Example
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,8 @@ import torch
 from torch.utils.data import Dataset
 
 from .manifest import Utterance
+
+log = logging.getLogger(__name__)
 
 __all__ = ["AudioDataset", "collate_audio"]
 
@@ -43,20 +46,30 @@ class AudioDataset(Dataset):
     -----
     Item ``i`` is ``dict(index=i, id=str, waveform=torch.float32 (S,), utt=Utterance)``.
     Decoding errors are the :class:`~speechrnn.errors.AudioError` subclasses of
-    :func:`speechrnn.audio.load_audio`.
+    :func:`speechrnn.audio.load_audio`. ``on_error`` says what an unusable file does:
+    ``raise`` (default); ``skip`` (logged; the item is ``dict(index, id, utt, error=str)``
+    with no waveform, and :func:`collate_audio` leaves it out of the batch, listing it in
+    ``skipped``: for evaluation, which must not score another utterance); ``substitute``
+    (logged; the next readable utterance is returned instead: for training, where a batch job
+    must go on and the batch keeps its shape on every process).
     """
 
     def __init__(
-        self, utts: Sequence[Utterance], sample_rate: int = 16000, max_duration: float | None = None
+        self, utts: Sequence[Utterance], sample_rate: int = 16000, max_duration: float | None = None,
+        on_error: str = "raise",
     ):
+        if on_error not in ("raise", "skip", "substitute"):
+            raise ValueError(f"on_error must be raise, skip or substitute, got {on_error!r}")
         self.utts = list(utts)
         self.sample_rate = sample_rate
         self.max_duration = max_duration
+        self.on_error = on_error
+        self._warned: set[int] = set()
 
     def __len__(self) -> int:
         return len(self.utts)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def _load(self, index: int) -> dict[str, Any]:
         from ..audio import load_audio
 
         u = self.utts[index]
@@ -75,6 +88,31 @@ class AudioDataset(Dataset):
             "waveform": torch.from_numpy(np.ascontiguousarray(samples)),
             "utt": u,
         }
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        from ..errors import AudioError
+
+        try:
+            return self._load(index)
+        except AudioError as e:
+            if self.on_error == "raise":
+                raise
+            if index not in self._warned:  # once per file (and per loader worker), not per epoch
+                self._warned.add(index)
+                log.warning("utterance %s: %s", self.utts[index].id, e)
+            if self.on_error == "skip":
+                return {"index": index, "id": self.utts[index].id, "utt": self.utts[index], "error": str(e)}
+        for k in range(1, len(self.utts)):  # substitute: the next utterance that loads
+            j = (index + k) % len(self.utts)
+            try:
+                item = self._load(j)
+            except AudioError:
+                continue
+            if -1 - index not in self._warned:
+                self._warned.add(-1 - index)
+                log.warning("utterance %s is unusable: %s used in its place", self.utts[index].id, item["id"])
+            return item
+        raise AudioError(self.utts[index].audio, "no utterance of the dataset can be read")
 
     def durations(self) -> np.ndarray:
         """Durations in seconds ``(N,)`` float64, probing headers where the manifest has none."""
@@ -103,10 +141,17 @@ def collate_audio(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     dict
         ``ids`` list[str]; ``indices`` int64 ``(B,)``; ``waveforms`` float32
         ``(B, max S_i)`` zero-padded on the right; ``lengths`` int64 ``(B,)``
-        valid samples per row; ``utts`` list[Utterance].
+        valid samples per row; ``utts`` list[Utterance]; ``skipped`` list of (id, reason)
+        of items that could not be read (``on_error="skip"``), left out of the batch.
     """
-    if not items:
+    skipped = [(it["id"], it["error"]) for it in items if "error" in it]  # on_error="skip"
+    items = [it for it in items if "error" not in it]
+    if not items and not skipped:
         raise ValueError("collate_audio needs at least one item")
+    if not items:  # every item unusable: an empty batch that says why
+        return {"ids": [], "indices": torch.zeros(0, dtype=torch.int64),
+                "waveforms": torch.zeros(0, 0), "lengths": torch.zeros(0, dtype=torch.int64),
+                "utts": [], "skipped": skipped}
     lengths = torch.tensor([it["waveform"].shape[0] for it in items], dtype=torch.int64)  # (B,)
     waveforms = torch.zeros(len(items), int(lengths.max()), dtype=torch.float32)  # (B, S)
     for row, it in enumerate(items):
@@ -117,4 +162,5 @@ def collate_audio(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "waveforms": waveforms,
         "lengths": lengths,
         "utts": [it["utt"] for it in items],
+        "skipped": skipped,
     }

@@ -58,6 +58,8 @@ class ErrorRates:
     char_errors: int
     sentence_error_rate: float
     utterances: list[UtteranceErrors] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """Utterances not scored because their audio could not be read: (id, reason)."""
 
     def summary(self) -> dict:
         """Aggregates only, JSON-friendly."""

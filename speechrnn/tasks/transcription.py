@@ -17,7 +17,7 @@ Example task section::
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
@@ -189,6 +189,8 @@ class Posteriors:
     log_probs: list[torch.Tensor]
     labels: list[str]
     task: "TranscriptionTask"
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """Utterances whose audio could not be read: (id, reason); they have no posteriors."""
 
     def texts(self, decoding) -> list[str]:
         """Decode every utterance with ``decoding`` (greedy: the tokenizer's own decoding)."""
@@ -206,24 +208,42 @@ def compute_posteriors(checkpoint, manifest, *, max_seconds: float = 120.0,
     """Run a transcription checkpoint over a manifest (length-bucketed batches, padding cut off)."""
     from torch.utils.data import DataLoader
 
+    from ..audio import audio_info
     from ..data import AudioDataset, BucketBatchSampler, read_manifest
-    from ..errors import CheckpointError
+    from ..errors import AudioError, CheckpointError
     from ..models import load_model
 
     model = load_model(checkpoint, device=device)
     if model.task != "transcription":
         raise CheckpointError(f"{checkpoint}: a {model.task!r} model, not a transcription model")
     task = TranscriptionTask.from_labels(model.labels)
-    ds = AudioDataset(read_manifest(manifest), sample_rate=model.feature_cfg.sample_rate)
-    batches = list(BucketBatchSampler(ds.durations(), max_seconds, shuffle=False))
-    out = Posteriors([], [], [], task.label_list(), task)
+    utts = read_manifest(manifest)
+    ds = AudioDataset(utts, sample_rate=model.feature_cfg.sample_rate, on_error="skip")
+    durations, out = [], Posteriors([], [], [], task.label_list(), task)
+    for u in utts:  # a missing or unreadable header is reported and not scored; nothing decoded yet
+        try:
+            info = audio_info(u.audio)
+            durations.append(u.duration if u.duration is not None else max(info.duration - u.offset, 0.0))
+        except AudioError as e:
+            durations.append(0.0)
+            out.skipped.append((u.id, str(e)))
+    bad = {i for i, _ in out.skipped}
+    keep = [i for i, u in enumerate(utts) if u.id not in bad]
+    batches = [[keep[j] for j in b] for b in
+               BucketBatchSampler([durations[i] for i in keep], max_seconds, shuffle=False)]
     with torch.no_grad():
         for batch in DataLoader(ds, batch_sampler=batches, collate_fn=task.collate):
+            out.skipped += batch["skipped"]  # decoding failed past the header
+            if not batch["ids"]:
+                continue
             log_probs, lengths = model(batch["waveforms"].to(device), batch["lengths"].to(device))
             lp = log_probs.float().cpu()  # (B, T, V)
             out.log_probs += [lp[i, : int(n)].clone() for i, n in enumerate(lengths)]
             out.references += batch["references"]
             out.ids += batch["ids"]
+    if out.skipped:
+        log.warning("%s: %d utterance(s) could not be read and are not scored: %s", manifest,
+                    len(out.skipped), ", ".join(i for i, _ in out.skipped[:10]))
     return out
 
 
@@ -257,8 +277,9 @@ def evaluate_checkpoint(checkpoint, manifest, decoding=None, *, max_seconds: flo
     decoding = _no_times(decoding or stored_decoding(checkpoint) or DecodingConfig())
     post = compute_posteriors(checkpoint, manifest, max_seconds=max_seconds, device=device)
     hyps = post.texts(decoding)
-    return (error_rates(post.references, hyps, post.ids),
-            error_report(post.references, hyps, post.ids))
+    rates = error_rates(post.references, hyps, post.ids)
+    rates.skipped = list(post.skipped)
+    return rates, error_report(post.references, hyps, post.ids)
 
 
 def tune_decoding(checkpoint, manifest, decodings, *, max_seconds: float = 120.0,

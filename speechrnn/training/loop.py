@@ -72,12 +72,14 @@ class Trainer:
         durs = [durs[ok[i]] for i in keep]
         if not utts:
             raise ConfigError(f"{self.cfg.data.train}: no usable training utterances")
-        self.train_ds = AudioDataset(utts, sample_rate=self.cfg.features.sample_rate)
+        # a file that cannot be read mid-run is logged and replaced by the next readable one:
+        # a batch job goes on, and every process keeps the same batch shapes (DDP)
+        self.train_ds = AudioDataset(utts, sample_rate=self.cfg.features.sample_rate, on_error="substitute")
         self.train_durs = durs
         self.dev_ds = None
         if self.cfg.data.dev:
             dev = read_manifest(self.cfg.data.dev)
-            self.dev_ds = AudioDataset(dev, sample_rate=self.cfg.features.sample_rate)
+            self.dev_ds = AudioDataset(dev, sample_rate=self.cfg.features.sample_rate, on_error="substitute")
 
     def _sampler(self, epoch: int):
         from ..data import BucketBatchSampler
