@@ -124,7 +124,7 @@ def test_cli_spot_good_and_bad_file(trained, capsys):
 
 def test_kws_evaluate_writes_report_and_plots(trained, capsys):
     from speechrnn.cli import main
-    from speechrnn.data import Utterance, write_manifest
+    from speechrnn.data import Utterance, read_manifest, write_manifest
 
     rng = np.random.default_rng(9)
     negs = []
@@ -136,12 +136,20 @@ def test_kws_evaluate_writes_report_and_plots(trained, capsys):
         negs.append(Utterance(id=f"neg{i}", audio=str(p), duration=6.0, text="dog"))
     negs.append(Utterance(id="has-kw", audio=str(p), duration=6.0, text="say yes now"))  # dropped
     write_manifest(trained["tmp"] / "neg.jsonl", negs)
+    # an unreadable test clip is named, left out, and makes the exit status 1
+    test_utts = read_manifest(trained["data"] / "test.jsonl")
+    (trained["tmp"] / "broken.wav").write_text("not audio")
+    test_utts.append(Utterance(id="broken", audio=str(trained["tmp"] / "broken.wav"), duration=1.0, label="yes"))
+    write_manifest(trained["tmp"] / "test_broken.jsonl", test_utts)
     out = trained["tmp"] / "report"
-    rc = main(["kws", "evaluate", str(trained["model"]), str(trained["data"] / "test.jsonl"),
+    rc = main(["kws", "evaluate", str(trained["model"]), str(trained["tmp"] / "test_broken.jsonl"),
                "--negatives", str(trained["tmp"] / "neg.jsonl"), "--dev-negatives",
                str(trained["tmp"] / "neg.jsonl"), "--out-dir", str(out), "--fa-per-hour", "100"])
-    assert rc == 0
+    assert rc == 1
+    cap = capsys.readouterr()
+    assert "not scored broken" in cap.err and "accuracy" in cap.out
     r = json.loads((out / "report.json").read_text())
+    assert r["test_utterances"] == len(test_utts) - 1 and r["unreadable"][0][0] == "broken"
     assert r["labels"] == LABELS and np.array(r["confusion_matrix"]).sum() == r["test_utterances"]
     fa = r["false_alarms"]
     assert fa["utterances"] == 3 and fa["dropped_with_keyword"] == 1
@@ -153,7 +161,6 @@ def test_kws_evaluate_writes_report_and_plots(trained, capsys):
     assert sum(g["clips"] for g in groups.values()) == r["test_utterances"]
     assert sum(g["accuracy"] * g["clips"] for g in groups.values()) == pytest.approx(
         r["accuracy"] * r["test_utterances"])
-    assert "accuracy" in capsys.readouterr().out
 
 
 def test_accuracy_by_engine_groups_by_speaker_prefix():

@@ -86,4 +86,20 @@ def test_calibrate_and_evaluate(setup, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "top-1" in out and "verification raw: EER" in out and "verification s-norm" in out
     assert (tmp_path / "rep" / "det.png").is_file() and (tmp_path / "rep" / "report.json").is_file()
+    # an unreadable file is named and left out (with its trials); the rest is scored, exit status 1
+    from speechrnn.data import Utterance, read_manifest, write_manifest
+
+    utts = read_manifest(root / "dev.jsonl")
+    broken = Utterance(id="broken", audio=str(tmp_path / "broken.wav"), duration=1.0, speaker="spk0")
+    write_manifest(tmp_path / "dev_broken.jsonl", utts + [broken])
+    trials = tmp_path / "trials.txt"
+    trials.write_text(f"1 {utts[0].id} {utts[1].id}\n0 {utts[0].id} {utts[-1].id}\n1 broken {utts[0].id}\n")
+    assert main(["speakers", "evaluate", str(ckpt), str(tmp_path / "rep3"), "--test",
+                 str(tmp_path / "dev_broken.jsonl"), "--verify", str(tmp_path / "dev_broken.jsonl"),
+                 "--trials", str(trials)]) == 1
+    cap = capsys.readouterr()
+    assert "top-1" in cap.out and "(1 target / 1 non-target trials)" in cap.out
+    assert "not scored broken" in cap.err and "no such file" in cap.err
+    rep = json.loads((tmp_path / "rep3" / "report.json").read_text())
+    assert [i for i, _ in rep["unreadable"]] == ["broken", "broken"]  # from --test and --verify
     assert main(["speakers", "evaluate", str(ckpt), str(tmp_path / "rep2")]) == 2  # nothing to evaluate

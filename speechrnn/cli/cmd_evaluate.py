@@ -95,13 +95,18 @@ def run(args) -> int:
     if args.errors_file:
         write_errors(args.errors_file, rows)
         print(f"per-utterance errors: {args.errors_file}")
-    for uid, why in rates.skipped:
-        print(f"speechrnn evaluate: not scored {uid}: {why}", file=sys.stderr)
-    if rates.skipped:
-        print(f"speechrnn evaluate: {len(rates.skipped)} of {len(rates.skipped) + len(rates.utterances)} "
-              "utterance(s) could not be read and are not in the rates above", file=sys.stderr)
-        return 1
-    return 0
+    return report_unreadable("evaluate", rates.skipped, len(rates.skipped) + len(rates.utterances))
+
+
+def report_unreadable(cmd: str, skipped, total: int | None = None) -> int:
+    """Name each utterance an evaluation left out (``(id, reason)``); the exit status: 1 if any."""
+    for uid, why in skipped:
+        print(f"speechrnn {cmd}: not scored {uid}: {why}", file=sys.stderr)
+    if skipped:
+        of = f" of {total}" if total is not None else ""
+        print(f"speechrnn {cmd}: {len(skipped)}{of} utterance(s) could not be read and are not in "
+              "the figures above", file=sys.stderr)
+    return 1 if skipped else 0
 
 
 def write_errors(path, rows: list[dict]) -> None:

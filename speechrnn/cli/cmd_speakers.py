@@ -169,7 +169,9 @@ def run_evaluate(args) -> int:
         print(f"verification {name}: EER {100 * r['eer']:.2f}%  minDCF(p={r['p_target']}) {r['min_dcf']:.4f}  "
               f"({r['target_trials']} target / {r['nontarget_trials']} non-target trials)")
     print(f"report: {Path(args.out_dir) / 'report.json'}")
-    return 0
+    from .cmd_evaluate import report_unreadable
+
+    return report_unreadable("speakers evaluate", rep["unreadable"])
 
 
 def register(sub) -> None:

@@ -99,7 +99,10 @@ def run_evaluate(args) -> int:
               f"{cal['test_fa_per_hour']:.2f} FA/h")
     plots = ", ".join((["confusion.png"] if not args.open_vocab else []) + (["det.png"] if fa else []))
     print(f"report: {args.out_dir}/report.json" + (f" (+ {plots})" if plots else ""))
-    return 0
+    from .cmd_evaluate import report_unreadable
+
+    return report_unreadable("kws evaluate", r.get("unreadable", []) + (fa or {}).get("unreadable", [])
+                             + (cal or {}).get("unreadable", []))
 
 
 def run_train_custom(args) -> int:

@@ -19,6 +19,7 @@ from .manifest import (
 _LAZY = {
     "AudioDataset": "dataset",
     "collate_audio": "dataset",
+    "readable_utterances": "dataset",
     "BucketBatchSampler": "sampler",
 }
 

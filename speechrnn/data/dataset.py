@@ -26,7 +26,7 @@ from .manifest import Utterance
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AudioDataset", "collate_audio"]
+__all__ = ["AudioDataset", "collate_audio", "readable_utterances"]
 
 
 class AudioDataset(Dataset):
@@ -126,6 +126,30 @@ class AudioDataset(Dataset):
                 else max(audio_info(u.audio).duration - u.offset, 0.0)
             )
         return out
+
+
+def readable_utterances(utts: Sequence[Utterance], what: str = "manifest"
+                        ) -> tuple[list[Utterance], list[tuple[str, str]]]:
+    """Split ``utts`` into those whose audio header can be read and ``(id, reason)`` of the rest.
+
+    For evaluations: an unreadable file is reported and left out before any decoding, instead of
+    stopping the run when its turn comes. Reads headers only (no decoding); logs one warning.
+    """
+    from ..audio import audio_info
+    from ..errors import AudioError
+
+    ok, bad = [], []
+    for u in utts:
+        try:
+            audio_info(u.audio)
+        except AudioError as e:
+            bad.append((u.id, str(e)))
+            continue
+        ok.append(u)
+    if bad:
+        log.warning("%s: %d of %d utterance(s) cannot be read and are left out: %s", what, len(bad),
+                    len(utts), "; ".join(f"{i} ({why})" for i, why in bad[:5]) + (" ..." if len(bad) > 5 else ""))
+    return ok, bad
 
 
 def collate_audio(items: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -124,9 +124,10 @@ def _downsample(x: np.ndarray, n: int = 200) -> list[float]:
 def load_negatives(path, keywords, max_hours: float | None = None) -> tuple[list, dict]:
     """Keyword-free utterances of a manifest (at most ``max_hours``, manifest order) and a
     summary of what was kept."""
-    from ..data import read_manifest
+    from ..data import read_manifest, readable_utterances
 
-    utts, dropped = keyword_free(read_manifest(path), keywords)
+    utts, unreadable = readable_utterances(read_manifest(path), str(path))
+    utts, dropped = keyword_free(utts, keywords)
     if max_hours is not None:
         total, kept = 0.0, []
         for u in utts:
@@ -137,7 +138,8 @@ def load_negatives(path, keywords, max_hours: float | None = None) -> tuple[list
         utts = kept
     if not utts:
         raise ConfigError(f"{path}: no keyword-free utterances")
-    return utts, {"manifest": str(path), "utterances": len(utts), "dropped_with_keyword": dropped}
+    return utts, {"manifest": str(path), "utterances": len(utts), "dropped_with_keyword": dropped,
+                  "unreadable": unreadable}
 
 
 def detection_report(utts, manifest, keywords, score_positives, score_negatives, out: Path, *, negatives,
@@ -216,7 +218,7 @@ def evaluate_keywords(model_path, test_manifest, out_dir, *, negatives=None, dev
     -------
     dict, the report.
     """
-    from ..data import read_manifest
+    from ..data import read_manifest, readable_utterances
     from ..metrics import accuracy, confusion_matrix
     from ..models import load_model
     from ..plots import plot_confusion
@@ -231,13 +233,13 @@ def evaluate_keywords(model_path, test_manifest, out_dir, *, negatives=None, dev
     cfg.validate()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    utts = read_manifest(test_manifest)
+    utts, unreadable = readable_utterances(read_manifest(test_manifest), str(test_manifest))
     ids, y_true, y_pred = classify_manifest(model, task, utts)
     cm = confusion_matrix(y_true, y_pred, len(classes))
     per_class = {c: (float(cm[i, i] / cm[i].sum()) if cm[i].sum() else None) for i, c in enumerate(classes)}
     report = {
         "model": str(model_path), "test_manifest": str(test_manifest), "labels": classes,
-        "test_utterances": len(ids), "accuracy": accuracy(y_true, y_pred),
+        "test_utterances": len(ids), "unreadable": unreadable, "accuracy": accuracy(y_true, y_pred),
         "per_class_accuracy": per_class, "per_engine_accuracy": accuracy_by_engine(utts, ids, y_true, y_pred),
         "confusion_matrix": cm.tolist(), "detector": asdict(cfg),
     }
@@ -306,20 +308,21 @@ def evaluate_open_vocabulary(model_path, test_manifest, out_dir, *, negatives, k
     -------
     dict, the report (``report.json`` and ``det.png`` in ``out_dir``).
     """
-    from ..data import read_manifest
+    from ..data import read_manifest, readable_utterances
     from ..models import load_model
 
     model = load_model(model_path)
     if model.task != "transcription":
         raise ConfigError(f"{model_path}: a {model.task!r} model; open-vocabulary search needs a "
                           "transcription (CTC) model")
-    utts = read_manifest(test_manifest)
+    utts, unreadable = readable_utterances(read_manifest(test_manifest), str(test_manifest))
     keywords = sorted(keywords or {u.label for u in utts if u.label and not u.label.startswith("_")})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sr = model.feature_cfg.sample_rate
     report = {"model": str(model_path), "method": "open-vocabulary CTC keyword search",
-              "whole_words": whole_words, "test_manifest": str(test_manifest), "keywords": keywords}
+              "whole_words": whole_words, "test_manifest": str(test_manifest), "keywords": keywords,
+              "unreadable": unreadable}
     report.update(detection_report(
         utts, test_manifest, keywords,
         lambda us: openvocab_positive_scores(model, us, sample_rate=sr, whole_words=whole_words),

@@ -150,7 +150,7 @@ def evaluate_speakers(checkpoint, out_dir, *, test=None, enroll=None, verify=Non
     trials : trial list over ``verify`` ids (optional; default every pair of ``verify``)
     cohort : manifest of cohort utterances for s-norm, e.g. the training set (optional)
     """
-    from ..data import read_manifest
+    from ..data import read_manifest, readable_utterances
     from ..data.importers import read_trials
     from ..plots import plot_det
     from .head import load_speaker_model
@@ -161,13 +161,28 @@ def evaluate_speakers(checkpoint, out_dir, *, test=None, enroll=None, verify=Non
     kw = {"max_seconds": max_seconds, "device": device}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    report: dict = {"checkpoint": str(checkpoint)}
+    report: dict = {"checkpoint": str(checkpoint), "unreadable": []}
+
+    def readable(manifest):  # unreadable files are reported and left out, not fatal
+        utts, bad = readable_utterances(read_manifest(manifest), str(manifest))
+        report["unreadable"] += bad
+        return utts
+
     if test is not None:
-        report.update(identification(model, read_manifest(test), read_manifest(enroll) if enroll else None, **kw))
+        report.update(identification(model, readable(test), readable(enroll) if enroll else None, **kw))
     if verify is not None:
         tr = read_trials(trials) if trials else None
-        ver, curves = verification(model, read_manifest(verify), tr,
-                                   read_manifest(cohort) if cohort else None, p_target=p_target, **kw)
+        n_bad = len(report["unreadable"])
+        v_utts = readable(verify)
+        if tr:  # trials of a left-out file cannot be scored (ids in no manifest still fail below)
+            gone = {i for i, _ in report["unreadable"][n_bad:]}
+            n = len(tr)
+            tr = [t for t in tr if t.enroll not in gone and t.test not in gone]
+            if len(tr) < n:
+                log.warning("%s: %d of %d trial(s) involve unreadable files and are not scored", trials,
+                            n - len(tr), n)
+        ver, curves = verification(model, v_utts, tr, readable(cohort) if cohort else None,
+                                   p_target=p_target, **kw)
         report["verification"] = ver
         report["det_plot"] = str(plot_det(curves, out / "det.png", xlabel="false alarm probability",
                                           ylabel="miss probability", title="speaker verification DET"))

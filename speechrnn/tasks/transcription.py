@@ -208,29 +208,18 @@ def compute_posteriors(checkpoint, manifest, *, max_seconds: float = 120.0,
     """Run a transcription checkpoint over a manifest (length-bucketed batches, padding cut off)."""
     from torch.utils.data import DataLoader
 
-    from ..audio import audio_info
-    from ..data import AudioDataset, BucketBatchSampler, read_manifest
-    from ..errors import AudioError, CheckpointError
+    from ..data import AudioDataset, BucketBatchSampler, read_manifest, readable_utterances
+    from ..errors import CheckpointError
     from ..models import load_model
 
     model = load_model(checkpoint, device=device)
     if model.task != "transcription":
         raise CheckpointError(f"{checkpoint}: a {model.task!r} model, not a transcription model")
     task = TranscriptionTask.from_labels(model.labels)
-    utts = read_manifest(manifest)
+    utts, skipped = readable_utterances(read_manifest(manifest), str(manifest))
+    out = Posteriors([], [], [], task.label_list(), task, skipped=skipped)
     ds = AudioDataset(utts, sample_rate=model.feature_cfg.sample_rate, on_error="skip")
-    durations, out = [], Posteriors([], [], [], task.label_list(), task)
-    for u in utts:  # a missing or unreadable header is reported and not scored; nothing decoded yet
-        try:
-            info = audio_info(u.audio)
-            durations.append(u.duration if u.duration is not None else max(info.duration - u.offset, 0.0))
-        except AudioError as e:
-            durations.append(0.0)
-            out.skipped.append((u.id, str(e)))
-    bad = {i for i, _ in out.skipped}
-    keep = [i for i, u in enumerate(utts) if u.id not in bad]
-    batches = [[keep[j] for j in b] for b in
-               BucketBatchSampler([durations[i] for i in keep], max_seconds, shuffle=False)]
+    batches = list(BucketBatchSampler(ds.durations(), max_seconds, shuffle=False))
     with torch.no_grad():
         for batch in DataLoader(ds, batch_sampler=batches, collate_fn=task.collate):
             out.skipped += batch["skipped"]  # decoding failed past the header
@@ -241,9 +230,6 @@ def compute_posteriors(checkpoint, manifest, *, max_seconds: float = 120.0,
             out.log_probs += [lp[i, : int(n)].clone() for i, n in enumerate(lengths)]
             out.references += batch["references"]
             out.ids += batch["ids"]
-    if out.skipped:
-        log.warning("%s: %d utterance(s) could not be read and are not scored: %s", manifest,
-                    len(out.skipped), ", ".join(i for i, _ in out.skipped[:10]))
     return out
 
 
