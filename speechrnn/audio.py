@@ -52,6 +52,8 @@ from .fileio import atomic_write
 
 __all__ = [
     "SAMPLE_RATE",
+    "SILENCE_DBFS",
+    "peak_dbfs",
     "AudioInfo",
     "audio_info",
     "load_audio",
@@ -62,6 +64,9 @@ __all__ = [
 
 #: The rate every model in speechrnn works at.
 SAMPLE_RATE = 16000
+#: A recording whose peak is below this level (dB re full scale) holds nothing to hear: no word
+#: to learn, no voice to embed (dither and idle-line noise sit far below it).
+SILENCE_DBFS = -70.0
 #: Arrays with at most this many rows/columns on one axis are read as multi-channel.
 MAX_CHANNELS = 8
 # MP3 frame counts from the header are estimates; allow this many samples of slack.
@@ -99,6 +104,12 @@ class AudioInfo:
 # --------------------------------------------------------------------------- #
 # Diagnosis: turn libsndfile's failures into the errors users see
 # --------------------------------------------------------------------------- #
+def peak_dbfs(*arrays: np.ndarray) -> float:
+    """Peak level of the samples in ``arrays`` in dB re full scale (``-inf`` if all zero or empty)."""
+    peak = max((float(np.abs(a).max()) for a in arrays if a.size), default=0.0)
+    return 20.0 * float(np.log10(peak)) if peak > 0 else float("-inf")
+
+
 def _check_file(path: str | os.PathLike) -> Path:
     """Return ``path`` as a Path if it is a regular, non-empty file; raise otherwise."""
     p = Path(path)

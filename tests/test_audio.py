@@ -308,3 +308,11 @@ def test_bundled_sample_loads():
     sample = files("speechrnn") / "assets" / "samples" / "sample.wav"
     y = load_audio(str(sample))
     assert 1.0 < len(y) / SAMPLE_RATE < 10.0 and np.abs(y).max() > 0.05
+
+
+def test_peak_dbfs():
+    from speechrnn.audio import peak_dbfs
+
+    assert peak_dbfs(np.zeros(10, np.float32)) == float("-inf")
+    assert peak_dbfs(np.zeros(0, np.float32)) == float("-inf")
+    assert peak_dbfs(np.array([0.1, -0.5], np.float32), np.array([0.25], np.float32)) == pytest.approx(-6.02, abs=0.01)

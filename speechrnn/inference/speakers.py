@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ..audio import SILENCE_DBFS, peak_dbfs
 from ..errors import ConfigError
 from ..speakers.head import embed_batch, load_speaker_model, model_fingerprint, save_threshold
 from ..speakers.scoring import all_pairs, calibrate_threshold, l2_normalize, verification_report
@@ -37,8 +38,6 @@ UNKNOWN = "unknown"
 DEFAULT_THRESHOLD = 0.5
 MIN_VOICE_S = 0.3
 """Shortest input embedded (seconds); shorter gives no usable voiceprint (training clips are >= 0.5 s)."""
-SILENCE_DBFS = -70.0
-"""Inputs whose peak is below this level (dB re full scale) are silent: nothing to embed."""
 
 
 @dataclass
@@ -173,10 +172,9 @@ class SpeakerIdentifier:
         if seconds < MIN_VOICE_S:
             raise NoVoiceError(where, f"{seconds:.3f} s of audio: too short for a speaker embedding "
                                       f"(at least {MIN_VOICE_S} s)")
-        peak = max(float(np.abs(p).max()) for p in pieces)
-        if peak < 10 ** (SILENCE_DBFS / 20):
-            level = "-inf" if peak == 0 else f"{20 * np.log10(peak):.0f}"
-            raise NoVoiceError(where, f"silent (peak {level} dBFS, below {SILENCE_DBFS:.0f} dBFS): "
+        level = peak_dbfs(*pieces)
+        if level < SILENCE_DBFS:
+            raise NoVoiceError(where, f"silent (peak {level:.0f} dBFS, below {SILENCE_DBFS:.0f} dBFS): "
                                       "no voice to embed")
         emb = np.concatenate([self._embed_pieces(pieces[i:i + 8]) for i in range(0, len(pieces), 8)])  # (P,E)
         w = np.array([len(p) for p in pieces], dtype=np.float32)[:, None]  # (P,1)

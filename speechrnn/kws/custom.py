@@ -100,19 +100,13 @@ def _seconds_per_step(run_cfg: dict, threads: int) -> float:
         torch.set_num_threads(old)
 
 
-SILENCE_DBFS = -70.0
-"""A recording whose peak is below this level (dB re full scale) holds no word."""
-
-
 def check_recordings(paths: list[str]) -> list[float]:
     """Durations (s) of the user's recordings, checked before any synthesis is spent.
 
     Every unusable recording (missing, not audio, corrupt, empty, silent) is named with its
     reason in one :class:`ConfigError`, so nothing is synthesized for a run that would fail.
     """
-    import numpy as np
-
-    from ..audio import SAMPLE_RATE, load_audio
+    from ..audio import SAMPLE_RATE, SILENCE_DBFS, load_audio, peak_dbfs
     from ..errors import AudioError
 
     durations, bad = [], []
@@ -122,8 +116,7 @@ def check_recordings(paths: list[str]) -> list[float]:
         except AudioError as e:
             bad.append(str(e))
             continue
-        peak = float(np.abs(x).max()) if x.size else 0.0
-        if peak < 10 ** (SILENCE_DBFS / 20):
+        if peak_dbfs(x) < SILENCE_DBFS:
             bad.append(f"{rec}: silent (peak below {SILENCE_DBFS:.0f} dBFS): no word to learn")
             continue
         durations.append(x.size / SAMPLE_RATE)
