@@ -81,7 +81,7 @@ def run_tune(args) -> int:
         with atomic_write(args.out, "w", encoding="utf-8") as f:
             f.write("decoder\tbeam_size\talpha\tbeta\twer\tcer\n")
             f.writelines(row(d, r) + "\n" for d, r in rows)
-    return 0
+    return report_unreadable("tune-decoding", rates.skipped, len(rates.skipped) + len(rates.utterances))
 
 
 def run(args) -> int:

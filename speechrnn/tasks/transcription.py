@@ -287,6 +287,7 @@ def tune_decoding(checkpoint, manifest, decodings, *, max_seconds: float = 120.0
     rows = []
     for d in decodings:
         rates = error_rates(post.references, post.texts(d), post.ids)
+        rates.skipped = list(post.skipped)
         rows.append((d, rates))
         if progress:
             progress(d, rates)
