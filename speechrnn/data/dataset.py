@@ -97,22 +97,25 @@ class AudioDataset(Dataset):
         except AudioError as e:
             if self.on_error == "raise":
                 raise
-            if index not in self._warned:  # once per file (and per loader worker), not per epoch
-                self._warned.add(index)
-                log.warning("utterance %s: %s", self.utts[index].id, e)
-            if self.on_error == "skip":
-                return {"index": index, "id": self.utts[index].id, "utt": self.utts[index], "error": str(e)}
+            error = e
+        u = self.utts[index]
+        if self.on_error == "skip":
+            self._warn_once(index, f"utterance {u.id}: {error}")
+            return {"index": index, "id": u.id, "utt": u, "error": str(error)}
         for k in range(1, len(self.utts)):  # substitute: the next utterance that loads
-            j = (index + k) % len(self.utts)
             try:
-                item = self._load(j)
+                item = self._load((index + k) % len(self.utts))
             except AudioError:
                 continue
-            if -1 - index not in self._warned:
-                self._warned.add(-1 - index)
-                log.warning("utterance %s is unusable: %s used in its place", self.utts[index].id, item["id"])
+            self._warn_once(index, f"utterance {u.id} is unusable: {item['id']} used in its place ({error})")
             return item
-        raise AudioError(self.utts[index].audio, "no utterance of the dataset can be read")
+        raise AudioError(u.audio, "no utterance of the dataset can be read")
+
+    def _warn_once(self, index: int, message: str) -> None:
+        """Log ``message`` the first time ``index`` fails (per process / loader worker), not every epoch."""
+        if index not in self._warned:
+            self._warned.add(index)
+            log.warning("%s", message)
 
     def durations(self) -> np.ndarray:
         """Durations in seconds ``(N,)`` float64, probing headers where the manifest has none."""

@@ -103,7 +103,7 @@ def _seconds_per_step(run_cfg: dict, threads: int) -> float:
 def check_recordings(paths: list[str]) -> list[float]:
     """Durations (s) of the user's recordings, checked before any synthesis is spent.
 
-    Every unusable recording (missing, not audio, corrupt, empty, silent) is named with its
+    Every unusable recording (missing, not audio, corrupt, empty, silent, over 60 s) is named with its
     reason in one :class:`ConfigError`, so nothing is synthesized for a run that would fail.
     """
     from ..audio import SAMPLE_RATE, SILENCE_DBFS, load_audio, peak_dbfs
