@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # One-time set-up on a fresh Debian/Ubuntu machine (idempotent):
-#   - Debian packages: text-to-speech engines and sox (installed only when missing)
+#   - Debian packages: text-to-speech engines, sox, chromium + chromium-driver (the server's browser
+#     test) (installed only when missing)
 #   - a virtualenv in .venv with speechrnn installed in editable mode
 # Usage: bash scripts/setup.sh   (SPEECHRNN_SKIP_APT=1 to skip the Debian step;
 #        SPEECHRNN_EXTRA_VOICES=1 to add other-language festival voices for the speakers recipe)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT_PKGS=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox libsndfile1 fortunes fortunes-min wordnet-base)
+APT_PKGS=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox libsndfile1 fortunes fortunes-min wordnet-base chromium chromium-driver)
 # SPEECHRNN_EXTRA_VOICES=1: festival's recorded humans of other languages (~60 MB; +180 MB with
 # festvox-ru), training-only speakers for `speechrnn synth speakers --other-language-voices`
 if [ -n "${SPEECHRNN_EXTRA_VOICES:-}" ]; then
@@ -30,5 +31,5 @@ PY=${PYTHON:-python3}
 # torch 2.14.1 + torchaudio 2.11.0 load together; torchaudio from PyPI does not load beside torch 2.13 CPU.
 quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
 quiet .venv/bin/pip install -q --disable-pip-version-check "torch==2.14.1" "torchaudio==2.11.0"
-quiet .venv/bin/pip install -q --disable-pip-version-check -e ".[dev,lm,plots,bpe,tts]"
+quiet .venv/bin/pip install -q --disable-pip-version-check -e ".[dev,lm,plots,bpe,tts,teacher,serve,onnx,runtime]"
 echo "setup: ok ($(.venv/bin/python -c 'import torch, torchaudio; print("torch", torch.__version__, "torchaudio", torchaudio.__version__)'))"
