@@ -8,7 +8,8 @@ The output holds only ``a-z``, the apostrophe ``'`` and single spaces:
    quotes/apostrophes become ASCII; ``&`` becomes ``and``.
 2. Numbers become words (with the ``num2words`` package):
    currency ``$12.50`` -> ``twelve dollars fifty cents`` (``$``, ``£``, ``€``);
-   ordinals ``21st`` -> ``twenty first``; percentages ``50%`` -> ``fifty percent``;
+   ordinals ``21st`` -> ``twenty first``; decades and plural numbers ``1990s`` -> ``nineteen
+   nineties``, ``80's`` -> ``eighties``; percentages ``50%`` -> ``fifty percent``;
    a bare four-digit integer from 1100 to 2099 is read as a year
    (``1984`` -> ``nineteen eighty four``); decimals ``3.14`` -> ``three point one four``;
    thousands separators are dropped (``1,000`` -> ``one thousand``); other integers are
@@ -66,6 +67,7 @@ _CURRENCY = {"$": ("dollar", "dollars", "cent", "cents"),
 _RE_CURRENCY = re.compile(r"([$£€])\s?(\d[\d,]*)(?:\.(\d{1,2}))?\b")
 _RE_PERCENT = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s?%")
 _RE_ORDINAL = re.compile(r"\b(\d[\d,]*)(st|nd|rd|th)\b", re.IGNORECASE)
+_RE_PLURAL = re.compile(r"\b(\d[\d,]*)'?s\b")  # decades and plural numbers: 1990s, 80's
 _RE_DECIMAL = re.compile(r"\b(\d[\d,]*)\.(\d+)\b")
 _RE_INTEGER = re.compile(r"\b\d[\d,]*\b")
 _RE_APOSTROPHE = re.compile(r"(?<![a-z])'+|'+(?![a-z])")
@@ -102,11 +104,20 @@ def _decimal(m: re.Match) -> str:
 
 
 def _integer(m: re.Match) -> str:
-    raw = m.group(0)
+    raw = m.group(1) if m.re is _RE_PLURAL else m.group(0)
     value = _int(raw)
     if "," not in raw and len(raw) == 4 and 1100 <= value <= 2099:
         return _n2w(value, to="year")
     return _n2w(value)
+
+
+def _plural(m: re.Match) -> str:
+    words = _integer(m).split()
+    if len(words) == 2 and words[0] == "one":   # 1,000s -> thousands
+        words = words[1:]
+    last = words[-1]
+    words[-1] = last[:-1] + "ies" if last.endswith("y") else last + ("es" if last.endswith("x") else "s")
+    return " ".join(words)
 
 
 def normalize_text(text: str) -> str:
@@ -131,6 +142,7 @@ def normalize_text(text: str) -> str:
     s = _RE_CURRENCY.sub(_currency, s)
     s = _RE_PERCENT.sub(lambda m: _RE_DECIMAL.sub(_decimal, m.group(1)) + " percent ", s)
     s = _RE_ORDINAL.sub(lambda m: _n2w(_int(m.group(1)), to="ordinal"), s)
+    s = _RE_PLURAL.sub(_plural, s)
     s = _RE_DECIMAL.sub(_decimal, s)
     s = _RE_INTEGER.sub(_integer, s)
     s = s.lower()

@@ -17,6 +17,8 @@ from speechrnn.text import (BPETokenizer, CharTokenizer, TokenizerError, normali
     ("the 21st century", "the twenty first century"),
     ("in 1984 we", "in nineteen eighty four we"),
     ("50% off", "fifty percent off"),
+    ("the 1990s and 80's", "the nineteen nineties and eighties"),   # were "the s and"
+    ("1,000s of 6s", "thousands of sixes"),
     ("pi is 3.14", "pi is three point one four"),
     ("1,000 people", "one thousand people"),
     ("don't  stop", "don't stop"),
