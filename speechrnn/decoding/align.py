@@ -1,4 +1,4 @@
-"""CTC forced alignment -> word timestamps and confidences (torchaudio ``forced_align``).
+"""CTC forced alignment -> word timestamps and confidences (a NumPy Viterbi pass, no torch).
 
 Confidence (documented choice): the alignment assigns every token a run of
 frames; a token's confidence is the mean, over those frames, of the model's
@@ -8,8 +8,9 @@ its tokens. Blank frames between tokens do not count.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
-import torch
+import numpy as np
 
 from .greedy import as_log_probs
 from .labels import WORD_SEPARATOR, check_labels
@@ -22,24 +23,66 @@ def _min_frames(tokens: Sequence[int]) -> int:
     return len(tokens) + repeats
 
 
-def align_tokens(log_probs, token_ids: Sequence[int], blank: int = 0):
+class TokenSpan(NamedTuple):
+    """One aligned token: frames ``[start, end)`` and its mean posterior probability there."""
+
+    token: int
+    start: int
+    end: int
+    score: float
+
+
+def _viterbi_path(lp: np.ndarray, tokens: list[int], blank: int) -> np.ndarray:
+    """Best CTC path of ``tokens`` through ``lp (T, V)``: the label of every frame, ``(T,)``.
+
+    States are ``blank, t1, blank, t2, ..., blank`` (S = 2L + 1). Each step keeps the state, or
+    comes from the previous one, or skips a blank, by torchaudio's ``forced_align`` rules (which
+    this replaced; the same paths, ties included): a move needs a strictly higher score than
+    both others, else the state is kept; at the end the trailing blank needs a strictly higher
+    score than the last token.
+    """
+    n_frames = lp.shape[0]
+    ext = np.full(2 * len(tokens) + 1, blank, dtype=np.int64)  # (S,) label of each state
+    ext[1::2] = tokens
+    n_states = ext.shape[0]
+    can_skip = np.zeros(n_states, dtype=bool)  # s-2 -> s into a token differing from the previous
+    can_skip[3::2] = np.asarray(tokens[1:]) != np.asarray(tokens[:-1])
+    emit = lp[:, ext]  # (T, S) float32
+    neg = np.float32(-np.inf)
+    alpha = np.full(n_states, neg, dtype=np.float32)
+    alpha[:2] = emit[0, :2]
+    back = np.zeros((n_frames, n_states), dtype=np.int8)  # 0 stay, 1 from s-1, 2 from s-2
+    for t in range(1, n_frames):
+        one = np.concatenate([[neg], alpha[:-1]])  # (S,) score arriving from s-1
+        two = np.where(can_skip, np.concatenate([[neg, neg], alpha[:-2]]), neg)  # from s-2
+        skip = (two > one) & (two > alpha)
+        step = ~skip & (one > alpha) & (one > two)
+        back[t] = np.where(skip, 2, np.where(step, 1, 0))
+        alpha = np.where(skip, two, np.where(step, one, alpha)) + emit[t]
+    s = n_states - 1 if alpha[n_states - 1] > alpha[n_states - 2] else n_states - 2
+    states = np.empty(n_frames, dtype=np.int64)
+    for t in range(n_frames - 1, -1, -1):
+        states[t] = s
+        s -= back[t, s]
+    return ext[states]  # (T,)
+
+
+def align_tokens(log_probs, token_ids: Sequence[int], blank: int = 0) -> list[TokenSpan]:
     """Viterbi CTC alignment of ``token_ids`` to the frames of ``log_probs``.
 
     Parameters
     ----------
-    log_probs : torch.Tensor or np.ndarray, shape (T, V)
+    log_probs : np.ndarray or torch.Tensor, shape (T, V)
         Log-softmax outputs for the valid frames of one utterance.
     token_ids : sequence of int, length L
         Tokens to align (no blanks).
 
     Returns
     -------
-    list[torchaudio.functional.TokenSpan]
+    list[TokenSpan]
         One span per token, with ``start``/``end`` (exclusive) frame indices and
         ``score`` = mean posterior *probability* of the token over its frames.
     """
-    import torchaudio.functional as taf
-
     x = as_log_probs(log_probs, 2)
     tokens = [int(t) for t in token_ids]
     if not tokens:
@@ -51,9 +94,11 @@ def align_tokens(log_probs, token_ids: Sequence[int], blank: int = 0):
         raise DecodingError(
             f"cannot align {len(tokens)} tokens to {x.shape[0]} frames (CTC needs >= {need})"
         )
-    targets = torch.tensor([tokens], dtype=torch.int32)  # (1,L)
-    path, scores = taf.forced_align(x.unsqueeze(0), targets, blank=blank)  # (1,T), (1,T)
-    spans = taf.merge_tokens(path[0], scores[0].exp(), blank=blank)
+    path = _viterbi_path(x, tokens, blank)  # (T,)
+    probs = np.exp(x[np.arange(x.shape[0]), path])  # (T,) posterior of each frame's label
+    edges = np.flatnonzero(np.diff(path, prepend=-1, append=-1) != 0)  # run boundaries
+    spans = [TokenSpan(int(path[a]), int(a), int(b), float(probs[a:b].mean()))
+             for a, b in zip(edges[:-1], edges[1:]) if path[a] != blank]
     if len(spans) != len(tokens):  # cannot happen for a valid CTC path; guard anyway
         raise DecodingError(f"alignment produced {len(spans)} spans for {len(tokens)} tokens")
     return spans
@@ -70,7 +115,7 @@ def align_words(
 
     Parameters
     ----------
-    log_probs : torch.Tensor or np.ndarray, shape (T, V)
+    log_probs : np.ndarray or torch.Tensor, shape (T, V)
         Log-softmax outputs for the valid frames of one utterance.
     token_ids : sequence of int
         Tokens to align: a decoder's output or a reference transcript; the
@@ -88,10 +133,10 @@ def align_words(
 
     Examples
     --------
-    >>> import torch
+    >>> import numpy as np
     >>> labels = ["<b>", " ", "a", "b"]
-    >>> p = torch.full((6, 4), 0.02); p[[0, 1, 5], 2] = 0.94; p[[2, 4], 0] = 0.94; p[3, 1] = 0.94
-    >>> [(w.word, w.start, w.end) for w in align_words(p.log(), [2, 1, 2], labels, 0.5)]
+    >>> p = np.full((6, 4), 0.02); p[[0, 1, 5], 2] = 0.94; p[[2, 4], 0] = 0.94; p[3, 1] = 0.94
+    >>> [(w.word, w.start, w.end) for w in align_words(np.log(p), [2, 1, 2], labels, 0.5)]
     [('a', 0.0, 1.0), ('a', 2.5, 3.0)]
     """
     labels = check_labels(labels)

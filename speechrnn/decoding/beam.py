@@ -209,7 +209,7 @@ def beam_search(
     decoder = _build_decoder(
         tuple(labels), file_key(lm, "language model file"), lex, float(alpha), float(beta), float(unk_score_offset)
     )
-    logits = np.ascontiguousarray(x.numpy(), dtype=np.float32)  # (T,V)
+    logits = x  # (T,V) float32, C order
     if logits.shape[0] == 0:
         empty = DecodeResult(text="", tokens=[], score=0.0)
         return empty if nbest == 1 else [empty]

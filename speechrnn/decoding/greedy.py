@@ -1,22 +1,42 @@
-"""Greedy (best-path) CTC decoding, vectorised over a padded batch."""
+"""Greedy (best-path) CTC decoding, vectorised over a padded batch (NumPy only).
+
+The decoding package imports no torch, so :mod:`speechrnn.runtime` can use it: inputs may be
+numpy arrays or torch tensors (converted through their ``.numpy()``, without importing torch).
+"""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from .results import DecodingError
 
 
-def as_log_probs(x, ndim: int, name: str = "log_probs") -> torch.Tensor:
-    """Return ``x`` as a CPU float32 tensor with ``ndim`` dims, or raise DecodingError."""
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(x)
-    if not isinstance(x, torch.Tensor):
+def as_log_probs(x, ndim: int, name: str = "log_probs") -> np.ndarray:
+    """Return ``x`` as a C-contiguous float32 numpy array with ``ndim`` dims, or raise DecodingError.
+
+    ``x`` is a numpy array or a torch tensor (any device or float dtype).
+    """
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch.Tensor, converted without importing torch
+        x = x.detach().cpu().float().numpy()
+    if not isinstance(x, np.ndarray):
         raise DecodingError(f"{name}: expected a tensor or array, got {type(x).__name__}")
-    if x.dim() != ndim:
+    if x.ndim != ndim:
         want = "(B,T,V)" if ndim == 3 else "(T,V)"
         raise DecodingError(f"{name}: expected shape {want}, got {tuple(x.shape)}")
-    return x.detach().to("cpu", torch.float32)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _lengths(lengths, b: int, t: int) -> np.ndarray:
+    """``(B,)`` int64 valid frames (default: all ``t``), checked to lie in ``[0, t]``."""
+    if lengths is None:
+        return np.full(b, t, dtype=np.int64)
+    if hasattr(lengths, "detach"):
+        lengths = lengths.detach().cpu().numpy()
+    n = np.asarray(lengths, dtype=np.int64).reshape(-1) if np.ndim(lengths) else np.asarray([lengths])
+    if n.shape != (b,):
+        raise DecodingError(f"lengths: expected shape ({b},), got {tuple(n.shape)}")
+    if (n < 0).any() or (n > t).any():
+        raise DecodingError(f"lengths must lie in [0, {t}], got {n.tolist()}")
+    return n
 
 
 def greedy_decode(log_probs, lengths=None, blank: int = 0) -> list[list[int]]:
@@ -24,9 +44,9 @@ def greedy_decode(log_probs, lengths=None, blank: int = 0) -> list[list[int]]:
 
     Parameters
     ----------
-    log_probs : torch.Tensor or np.ndarray, shape (B, T, V)
+    log_probs : np.ndarray or torch.Tensor, shape (B, T, V)
         Per-frame log-probabilities (or logits: the argmax is the same).
-    lengths : torch.Tensor or sequence of int, shape (B,), optional
+    lengths : sequence of int, np.ndarray or torch.Tensor, shape (B,), optional
         Valid frames per item; frames at or past ``lengths[b]`` are ignored, so
         the result does not depend on padding. Default: all ``T`` frames.
     blank : int
@@ -39,23 +59,19 @@ def greedy_decode(log_probs, lengths=None, blank: int = 0) -> list[list[int]]:
 
     Examples
     --------
-    >>> import torch
-    >>> lp = torch.log(torch.tensor([[[.1, .9, 0], [.1, .9, 0], [.9, .1, 0], [.1, .9, 0]]]) + 1e-9)
-    >>> greedy_decode(lp, torch.tensor([4]))
+    >>> import numpy as np
+    >>> lp = np.log(np.array([[[.1, .9, 0], [.1, .9, 0], [.9, .1, 0], [.1, .9, 0]]]) + 1e-9)
+    >>> greedy_decode(lp, [4])
     [[1, 1]]
     """
     x = as_log_probs(log_probs, 3)
     b, t, _ = x.shape
-    if lengths is None:
-        lengths = torch.full((b,), t, dtype=torch.long)
-    lengths = torch.as_tensor(lengths, dtype=torch.long).cpu()
-    if lengths.shape != (b,):
-        raise DecodingError(f"lengths: expected shape ({b},), got {tuple(lengths.shape)}")
-    if bool((lengths < 0).any()) or bool((lengths > t).any()):
-        raise DecodingError(f"lengths must lie in [0, {t}], got {lengths.tolist()}")
-    best = x.argmax(dim=-1)  # (B,T)
-    prev = torch.cat([torch.full((b, 1), -1, dtype=best.dtype), best[:, :-1]], dim=1)  # (B,T)
-    valid = torch.arange(t).unsqueeze(0) < lengths.unsqueeze(1)  # (B,T)
+    n = _lengths(lengths, b, t)
+    if t == 0:
+        return [[] for _ in range(b)]
+    best = x.argmax(axis=-1)  # (B,T)
+    prev = np.concatenate([np.full((b, 1), -1, dtype=best.dtype), best[:, :-1]], axis=1)  # (B,T)
+    valid = np.arange(t)[None, :] < n[:, None]  # (B,T)
     keep = (best != prev) & (best != blank) & valid  # (B,T)
     return [best[i][keep[i]].tolist() for i in range(b)]
 
@@ -68,9 +84,9 @@ def greedy_score(log_probs, lengths=None) -> list[float]:
     """
     x = as_log_probs(log_probs, 3)
     b, t, _ = x.shape
-    if lengths is None:
-        lengths = torch.full((b,), t, dtype=torch.long)
-    lengths = torch.as_tensor(lengths, dtype=torch.long).cpu()
-    valid = torch.arange(t).unsqueeze(0) < lengths.unsqueeze(1)  # (B,T)
-    best = x.max(dim=-1).values.masked_fill(~valid, 0.0)  # (B,T)
-    return best.sum(dim=1).tolist()
+    n = _lengths(lengths, b, t)
+    if t == 0:
+        return [0.0] * b
+    valid = np.arange(t)[None, :] < n[:, None]  # (B,T)
+    best = np.where(valid, x.max(axis=-1), 0.0)  # (B,T)
+    return [float(s) for s in best.sum(axis=1, dtype=np.float64)]

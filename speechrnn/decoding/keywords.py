@@ -57,7 +57,7 @@ def keyword_scores(log_probs, keyword_ids: Sequence[int], blank: int = 0) -> Key
     KeywordScores
         See the module docstring for the scoring.
     """
-    lp = as_log_probs(log_probs, 2).numpy().astype(np.float64)  # (T,V)
+    lp = as_log_probs(log_probs, 2).astype(np.float64)  # (T,V)
     kw = np.asarray(list(keyword_ids), dtype=np.int64)
     n_frames, vocab = lp.shape
     if kw.size == 0 or (kw == blank).any() or (kw < 0).any() or (kw >= vocab).any():

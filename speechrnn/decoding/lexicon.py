@@ -211,7 +211,7 @@ class LexiconDecoder:
             )
         if x.shape[0] == 0:
             return [DecodeResult(text="", tokens=[], score=0.0)]
-        em = np.ascontiguousarray(x.numpy(), dtype=np.float32)  # (T, V), C order for the raw pointer
+        em = x  # (T, V) float32, C order for the raw pointer
         hyps = self.decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
         out = []
         for h in hyps[:nbest]:
