@@ -1,12 +1,14 @@
 """Inference APIs: :class:`Recognizer` (speech to text), :class:`SpeakerIdentifier`
 (enrollment, identification, verification) and :class:`KeywordSpotter` (keyword detection).
 
-Imports are lazy so that using one API does not load the others' dependencies.
+Imports are lazy so that using one API does not load the others' dependencies, and so that
+torch-free modules here (``audio_blocks``, ``model_decoding``, ``models``) import without torch
+(:mod:`speechrnn.runtime` uses them).
 """
 from .models import default_model_path, list_models
-from .recognizer import Recognizer, Transcript, TranscriptionStream
 
 _LAZY = {
+    "Recognizer": "recognizer", "Transcript": "recognizer", "TranscriptionStream": "recognizer",
     "SpeakerIdentifier": "speakers", "SpeakerMatch": "speakers", "Verification": "speakers",
     "KeywordSpotter": "keywords",
 }

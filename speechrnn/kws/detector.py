@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ..errors import ConfigError
 
@@ -194,14 +193,16 @@ class WindowClassifier:
         self.window = window
         self.batch = batch
 
-    @torch.inference_mode()
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         """``(N, window)`` float32 samples -> posteriors ``(N, C)`` float64."""
+        import torch  # here, so the rest of this module (reused by speechrnn.runtime) needs no torch
+
         out = []
         for i in range(0, windows.shape[0], self.batch):
             x = torch.from_numpy(np.ascontiguousarray(windows[i:i + self.batch]))  # (b, S)
             n = torch.full((x.shape[0],), x.shape[1], dtype=torch.int64)  # (b,)
-            logits, _ = self.model(x, n)  # (b, C)
+            with torch.inference_mode():
+                logits, _ = self.model(x, n)  # (b, C)
             out.append(torch.softmax(logits.float(), dim=-1).numpy().astype(np.float64))
         if not out:
             return np.zeros((0, self.model.num_outputs))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from ..decoding import keyword_scores
 from ..errors import ConfigError
@@ -68,7 +67,7 @@ def search_log_probs(log_probs, keywords: dict[str, list[int]], threshold: float
     from ..decoding import at_word_boundaries, find_detections
 
     log_thr = math.log(threshold) if threshold > 0 else -math.inf
-    best = None if space is None else np.asarray(torch.as_tensor(log_probs).argmax(-1))  # (T,)
+    best = None if space is None else np.asarray(log_probs).argmax(-1)  # (T,)
     pause = max(1, int(round(pause_s / frame_shift_s)))
     out = []
     for word, ids in keywords.items():
@@ -128,13 +127,15 @@ class OpenVocabularyStream:
         self._ctc = ChunkedCTC(model.eval(), unit, chunk_s, context_s, sr)
         self._lookback = max(1, int(round(lookback_s / self.shift)))
         self._settle = max(1, int(round(settle_s / self.shift)))
-        self._frames: list[torch.Tensor] = []  # pending frames (T_i, V)
+        self._frames: list = []  # pending frames: tensors (T_i, V)
         self._offset = 0  # global index of the first pending frame
         self._final_end = {k: 0.0 for k in self.keywords}  # seconds: end of the last reported match
 
     def _search(self, final: bool) -> list[KeywordDetection]:
         if not self._frames:
             return []
+        import torch  # here: search_log_probs (reused by speechrnn.runtime) needs no torch
+
         lp = torch.cat(self._frames)  # (T, V)
         n = lp.shape[0]
         limit = n if final else n - self._settle  # matches must end before this frame
