@@ -161,7 +161,7 @@ def test_det_plot_of_a_perfect_detector_does_not_crash(tmp_path):
 
 def test_snorm_pairs_equals_s_norm_per_trial():
     """Per-embedding cohort statistics (memory O(N K)) give exactly the per-trial s-norm."""
-    from speechrnn.speakers.scoring import all_pairs, cosine_matrix, pair_scores, snorm_pairs
+    from speechrnn.metrics.trials import all_pairs, cosine_matrix, pair_scores, snorm_pairs
 
     rng = np.random.default_rng(0)
     emb, cohort = rng.standard_normal((12, 8)), rng.standard_normal((30, 8))
@@ -170,3 +170,51 @@ def test_snorm_pairs_equals_s_norm_per_trial():
     for top_k in (None, 5):
         ref = s_norm(pair_scores(emb, i, j), c[i], c[j], top_k=top_k)
         assert snorm_pairs(emb, i, j, cohort, top_k=top_k) == pytest.approx(ref, rel=1e-9, abs=1e-12)
+
+
+def _peak_bytes(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        out = fn()
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_pair_scores_memory_does_not_grow_with_trials_times_dimensions():
+    """All pairs of 600 utterances (179,700 trials, D=256): gathering both sides at once needs
+    2 x T x D floats (368 MB); chunked scoring needs a few MB beyond its (T,) output."""
+    from speechrnn.metrics.trials import all_pairs, l2_normalize, pair_scores
+
+    rng = np.random.default_rng(0)
+    emb = rng.standard_normal((600, 256)).astype(np.float32)
+    i, j, _ = all_pairs(np.arange(600) % 40)
+    s, peak = _peak_bytes(lambda: pair_scores(emb, i, j))
+    t_by_d = len(i) * emb.shape[1] * 4
+    assert peak < t_by_d / 4, f"peak {peak / 1e6:.0f} MB for {t_by_d / 1e6:.0f} MB of trials x dims"
+    e = l2_normalize(emb)
+    pick = rng.choice(len(i), 500, replace=False)
+    assert s.shape == (len(i),)
+    assert s[pick] == pytest.approx((e[i[pick]] * e[j[pick]]).sum(axis=1), abs=1e-6)
+
+
+def test_sample_pairs_draws_the_same_pairs_as_listing_them_all_in_small_memory():
+    """Sampled dev pairs equal the old 'list every pair, then choose' selection, bit for bit,
+    without listing the 8 million pairs of 4,000 utterances (~260 MB)."""
+    from speechrnn.metrics.trials import all_pairs, pair_count, pairs_at, sample_pairs
+
+    for n, k in [(300, 5000), (4000, 50000)]:
+        labels = np.arange(n) % 37
+        got, peak = _peak_bytes(lambda: sample_pairs(labels, k, seed=0))
+        i, j, same = all_pairs(labels)
+        pick = np.random.default_rng(0).choice(len(i), k, replace=False)
+        for a, b in zip(got, (i[pick], j[pick], same[pick])):
+            np.testing.assert_array_equal(a, b)
+        if n == 4000:
+            assert peak < 16e6, f"peak {peak / 1e6:.0f} MB"
+    i, j, same = sample_pairs([0, 0, 1], 10)  # fewer pairs than asked: all of them
+    assert (i.tolist(), j.tolist(), same.tolist()) == ([0, 0, 1], [1, 2, 2], [True, False, False])
+    ii, jj = pairs_at(np.arange(pair_count(7)), 7)
+    np.testing.assert_array_equal(np.stack([ii, jj]), np.stack(np.triu_indices(7, k=1)))

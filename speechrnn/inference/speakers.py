@@ -29,7 +29,7 @@ import torch
 from ..audio import SILENCE_DBFS, peak_dbfs
 from ..errors import ConfigError
 from ..speakers.head import embed_batch, load_speaker_model, model_fingerprint, save_threshold
-from ..speakers.scoring import all_pairs, calibrate_threshold, l2_normalize, verification_report
+from ..metrics.trials import all_pairs, calibrate_threshold, l2_normalize, pair_scores, verification_report
 from ..speakers.store import SpeakerStore
 from .audio_blocks import input_blocks
 from .models import default_model_path
@@ -245,7 +245,7 @@ class SpeakerIdentifier:
         Parameters
         ----------
         audios, speakers : one speaker label per recording (at least two speakers, one with 2+)
-        method : ``eer`` or ``mindcf`` (see :func:`speechrnn.speakers.scoring.calibrate_threshold`)
+        method : ``eer`` or ``mindcf`` (see :func:`speechrnn.metrics.trials.calibrate_threshold`)
         save : ``"store"`` (the store file), ``"model"`` (the checkpoint's extra metadata) or None
 
         Returns
@@ -258,7 +258,7 @@ class SpeakerIdentifier:
         i, j, same = all_pairs(speakers)
         if not same.any() or same.all():
             raise ConfigError("calibrate: need same-speaker and different-speaker pairs")
-        s = np.einsum("pe,pe->p", emb[i], emb[j])  # (P,E),(P,E) -> (P,)
+        s = pair_scores(emb, i, j)  # (P,) in chunks: memory O(P), not O(P E)
         thr = calibrate_threshold(s[same], s[~same], method)
         info = {"threshold": thr, "method": method, **verification_report(s[same], s[~same])}
         self._threshold = None

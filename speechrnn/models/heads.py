@@ -9,8 +9,12 @@ A head maps encoder states ``(x (B,T,D), lengths (B,))`` to the task output:
   (speaker embeddings). Such heads return ``(out (B,C), lengths)`` where ``lengths`` is
   all ones, so every head has the same ``forward`` signature.
 
-Heads are created by name with :func:`build_head`; a task can add its own with
-:func:`register_head`.
+Built-in kinds: ``ctc``, ``classifier``, ``embedding`` (linear logits, for the plain softmax
+loss) and ``cosine_embedding`` (the same embedding with :class:`CosineLinear` logits in
+``[-1, 1]``, which the AAM-softmax loss of :mod:`speechrnn.tasks.speakers` turns into
+``s * cos(theta + m)``). Heads are created by name with :func:`build_head`; other code can add
+a kind with :func:`register_head` (a builder, or a ``"module:function"`` string imported on
+first use, so a checkpoint naming that kind loads without anyone importing the module first).
 
 Example
 -------
@@ -19,13 +23,19 @@ Example
 >>> out, _ = head(torch.randn(2, 5, 8), torch.tensor([5, 2]))
 >>> tuple(out.shape)
 (2, 3)
+>>> head = build_head(HeadConfig(kind="cosine_embedding", embedding_dim=4), input_dim=6, num_outputs=3)
+>>> cos, _ = head(torch.randn(2, 5, 6), torch.tensor([5, 3]))
+>>> bool((cos.abs() <= 1 + 1e-6).all()), tuple(head.embed(torch.randn(2, 5, 6), torch.tensor([5, 3])).shape)
+(True, (2, 4))
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+import importlib
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
@@ -37,7 +47,8 @@ class HeadConfig:
 
     kind: str = "ctc"
     """Registered head name: ``ctc``, ``classifier`` (attention pooling -> class logits),
-    ``embedding`` (attentive statistics pooling -> embedding -> class logits)."""
+    ``embedding`` (attentive statistics pooling -> embedding -> class logits),
+    ``cosine_embedding`` (the same with cosine logits, for AAM-softmax)."""
     attention_dim: int = 128
     """Hidden size of the attention scorer in pooled heads."""
     embedding_dim: int = 192
@@ -118,6 +129,18 @@ class AttentiveStatsPooling(Pooling):
         return torch.cat([mean, std], dim=-1)  # (B,D),(B,D) -> (B,2D)
 
 
+class CosineLinear(nn.Module):
+    """Cosine similarity with ``num_outputs`` learned directions: (B,E) -> (B,C) in [-1, 1]."""
+
+    def __init__(self, input_dim: int, num_outputs: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(num_outputs, input_dim))
+        nn.init.xavier_uniform_(self.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(x, dim=-1) @ F.normalize(self.weight, dim=-1).T  # (B,E) @ (E,C) -> (B,C)
+
+
 class PooledHead(nn.Module):
     """Generic utterance-level head: ``pooling`` then ``projection``.
 
@@ -157,16 +180,41 @@ def _embedding(cfg: HeadConfig, input_dim: int, num_outputs: int) -> nn.Module:
     return PooledHead(pool, nn.Linear(cfg.embedding_dim, num_outputs), embedding=emb, dropout=cfg.dropout)
 
 
+def _cosine_embedding(cfg: HeadConfig, input_dim: int, num_outputs: int) -> nn.Module:
+    pool = AttentiveStatsPooling(input_dim, cfg.attention_dim)
+    emb = nn.Linear(pool.output_dim, cfg.embedding_dim)
+    return PooledHead(pool, CosineLinear(cfg.embedding_dim, num_outputs), embedding=emb, dropout=cfg.dropout)
+
+
 HeadBuilder = Callable[[HeadConfig, int, int], nn.Module]
-_HEADS: dict[str, HeadBuilder] = {"ctc": _ctc, "classifier": _classifier, "embedding": _embedding}
+_HEADS: dict[str, HeadBuilder | str] = {"ctc": _ctc, "classifier": _classifier, "embedding": _embedding,
+                                        "cosine_embedding": _cosine_embedding}
+EMBEDDING_HEADS = ("embedding", "cosine_embedding")
+"""Head kinds whose ``embed()`` is a speaker embedding."""
 
 
-def register_head(kind: str, builder: HeadBuilder) -> None:
-    """Make ``HeadConfig(kind=kind)`` build ``builder(cfg, input_dim, num_outputs)``."""
+def register_head(kind: str, builder: HeadBuilder | str) -> None:
+    """Make ``HeadConfig(kind=kind)`` build ``builder(cfg, input_dim, num_outputs)``.
+
+    ``builder`` may be a ``"module:function"`` string, imported when the kind is first built
+    (an import failure is then a :class:`ConfigError` that names it).
+    """
     _HEADS[kind] = builder
+
+
+def _builder(kind: str) -> HeadBuilder:
+    target = _HEADS[kind]
+    if isinstance(target, str):
+        module, _, name = target.partition(":")
+        try:
+            target = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as e:
+            raise ConfigError(f"HeadConfig.kind: head {kind!r} ({_HEADS[kind]}) cannot be imported: {e}") from e
+        _HEADS[kind] = target
+    return target
 
 
 def build_head(cfg: HeadConfig, input_dim: int, num_outputs: int) -> nn.Module:
     """Build the head named by ``cfg.kind``."""
     cfg.validate()
-    return _HEADS[cfg.kind](cfg, input_dim, num_outputs)
+    return _builder(cfg.kind)(cfg, input_dim, num_outputs)

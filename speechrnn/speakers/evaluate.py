@@ -24,7 +24,7 @@ import torch
 
 from ..errors import ConfigError
 from ..fileio import write_json
-from .scoring import all_pairs, cosine_matrix, l2_normalize, pair_scores, snorm_pairs, verification_report
+from ..metrics.trials import all_pairs, cosine_matrix, l2_normalize, pair_scores, snorm_pairs, verification_report
 
 log = logging.getLogger(__name__)
 

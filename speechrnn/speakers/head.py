@@ -1,53 +1,27 @@
-"""The speaker-embedding head with cosine logits (for additive angular margin training).
+"""Speaker-embedding models: batch embedding, loading with the head kind checked, fingerprint,
+stored threshold.
 
-``cosine_embedding`` = attentive statistics pooling -> Linear embedding -> cosine similarity
-with one learned unit vector per training speaker. Its logits are cosines in ``[-1, 1]``, which
-the AAM-softmax loss of :mod:`speechrnn.tasks.speakers` turns into ``s * cos(theta + m)``.
-The plain ``embedding`` head of :mod:`speechrnn.models.heads` (linear logits) serves the
-ordinary softmax loss. Importing this module registers the head kind, so it must be imported
-before a checkpoint using it is loaded (:func:`load_speaker_model` does that).
+The heads themselves (``embedding``, and ``cosine_embedding`` for additive angular margin
+training) are built-in kinds of :mod:`speechrnn.models.heads`.
 
 Example
 -------
 >>> import torch
->>> from speechrnn.models import HeadConfig, build_head
->>> head = build_head(HeadConfig(kind="cosine_embedding", embedding_dim=4), input_dim=6, num_outputs=3)
->>> cos, _ = head(torch.randn(2, 5, 6), torch.tensor([5, 3]))
->>> bool((cos.abs() <= 1 + 1e-6).all()), tuple(head.embed(torch.randn(2, 5, 6), torch.tensor([5, 3])).shape)
-(True, (2, 4))
+>>> from speechrnn.models import AcousticModel, HeadConfig, ModelConfig
+>>> model = AcousticModel(ModelConfig(head=HeadConfig(kind="cosine_embedding", embedding_dim=4)), 3).eval()
+>>> e = embed_batch(model, torch.randn(2, 8000), torch.tensor([8000, 4000]))
+>>> tuple(e.shape), bool(torch.allclose(e.norm(dim=-1), torch.ones(2)))
+((2, 4), True)
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from ..models.heads import AttentiveStatsPooling, HeadConfig, PooledHead, register_head
+from ..models.heads import EMBEDDING_HEADS
 
 HEAD_KIND = "cosine_embedding"
-
-
-class CosineLinear(nn.Module):
-    """Cosine similarity with ``num_outputs`` learned directions: (B,E) -> (B,C) in [-1, 1]."""
-
-    def __init__(self, input_dim: int, num_outputs: int):
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(num_outputs, input_dim))
-        nn.init.xavier_uniform_(self.weight)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(x, dim=-1) @ F.normalize(self.weight, dim=-1).T  # (B,E) @ (E,C) -> (B,C)
-
-
-def _cosine_embedding(cfg: HeadConfig, input_dim: int, num_outputs: int) -> nn.Module:
-    pool = AttentiveStatsPooling(input_dim, cfg.attention_dim)
-    emb = nn.Linear(pool.output_dim, cfg.embedding_dim)
-    return PooledHead(pool, CosineLinear(cfg.embedding_dim, num_outputs), embedding=emb, dropout=cfg.dropout)
-
-
-register_head(HEAD_KIND, _cosine_embedding)
-
-EMBEDDING_HEADS = ("embedding", HEAD_KIND)
+"""The head kind of AAM-trained speaker encoders."""
 
 
 def embed_batch(model, waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -115,7 +115,7 @@ class SpeakerStore:
         names = sorted(data["speakers"])
         if not names:
             return [], np.zeros((0, data.get("dim") or 0), dtype=np.float32)
-        from .scoring import l2_normalize
+        from ..metrics.trials import l2_normalize
 
         means = [np.asarray(data["speakers"][n]["embeddings"], dtype=np.float32).mean(axis=0) for n in names]
         return names, l2_normalize(np.stack(means))  # N x (D,) -> (N, D)

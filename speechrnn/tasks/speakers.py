@@ -1,7 +1,7 @@
 """Speaker identification: embedding head trained as a closed-set speaker classifier.
 
 MFCC -> BiLSTM -> attentive statistics pooling -> embedding -> class logits. With
-``loss: aam`` the head is ``cosine_embedding`` (:mod:`speechrnn.speakers.head`) and the loss is
+``loss: aam`` the head is ``cosine_embedding`` (:mod:`speechrnn.models.heads`) and the loss is
 additive angular margin softmax, ``s * cos(theta_y + m)`` for the true class; with
 ``loss: softmax`` the head is the plain ``embedding`` head and the loss is cross-entropy. At
 inference the L2-normalized embedding is used (cosine scoring), so the model works for
@@ -29,12 +29,10 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
-from ..speakers.head import HEAD_KIND
 from .base import Task
 
 log = logging.getLogger(__name__)
@@ -120,7 +118,7 @@ class SpeakerTask(Task):
 
     name = "speakers"
     Config = SpeakerTaskConfig
-    head_kind = HEAD_KIND
+    head_kind = "cosine_embedding"
     primary_metric = "top1"
     higher_is_better = True
 
@@ -129,7 +127,7 @@ class SpeakerTask(Task):
         cfg.validate()
         self.speakers = list(cfg.speakers) if cfg.speakers is not None else speakers_of_manifest(cfg.speakers_from)
         self.index = {s: i for i, s in enumerate(self.speakers)}
-        self.head_kind = HEAD_KIND if cfg.loss == "aam" else "embedding"
+        self.head_kind = "cosine_embedding" if cfg.loss == "aam" else "embedding"
         self.primary_metric = cfg.metric
         self.higher_is_better = cfg.metric == "top1"
 
@@ -187,7 +185,7 @@ class SpeakerTask(Task):
     def evaluate(self, model, loader, device="cpu") -> dict[str, float]:
         """Closed-set top-1/top-5, loss (on known speakers) and EER over dev pairs."""
         from ..metrics import top_k_accuracy
-        from ..speakers.scoring import all_pairs, pair_scores, verification_report
+        from ..metrics.trials import pair_scores, sample_pairs, verification_report
 
         was_training = model.training
         model.eval()
@@ -212,10 +210,7 @@ class SpeakerTask(Task):
             metrics["top1"] = top_k_accuracy(lk.numpy(), yk.numpy(), 1)
             metrics["top5"] = top_k_accuracy(lk.numpy(), yk.numpy(), min(5, lk.shape[1]))
             metrics["loss"] = float(F.cross_entropy(self.logits(lk, yk, self.cfg.margin), yk))
-        i, j, same = all_pairs(speakers)
-        if len(i) > self.cfg.dev_max_pairs:
-            pick = np.random.default_rng(0).choice(len(i), self.cfg.dev_max_pairs, replace=False)
-            i, j, same = i[pick], j[pick], same[pick]
+        i, j, same = sample_pairs(speakers, self.cfg.dev_max_pairs, seed=0)  # never every pair at once
         if same.any() and (~same).any():
             s = pair_scores(torch.cat(embs).numpy(), i, j)
             metrics["eer"] = verification_report(s[same], s[~same])["eer"]
