@@ -195,18 +195,28 @@ def load_torchscript(path) -> tuple[torch.jit.ScriptModule, dict]:
 def export_checkpoint(src, dst, *, int8: bool = False, description: str | None = None) -> Path:
     """Re-save checkpoint ``src`` at ``dst`` without training state, optionally with int8 weights.
 
-    The result is verified by loading it back with :func:`speechrnn.load_model`.
+    The new file is written beside ``dst`` and verified by loading it with
+    :func:`speechrnn.load_model` *before* it replaces ``dst``: a failed export leaves ``dst`` as
+    it was. The LM / lexicon of ``src``'s stored default decoding are copied beside ``dst``
+    under its name (:func:`speechrnn.inference.model_decoding.carry_decoding`).
     """
-    extra = {"description": description} if description else None
-    if int8:
-        export_int8(src, dst, extra=extra)
-    else:
-        ckpt = {k: v for k, v in read_checkpoint(src).items() if k != "training"}
-        if extra:
-            ckpt["extra"] = dict(ckpt.get("extra") or {}, **extra)
-        atomic_torch_save(ckpt, dst)
-    load_model(dst)  # raises CheckpointError if the written file does not load
-    return Path(dst)
+    from .inference.model_decoding import carry_decoding, copy_companions
+
+    dst = Path(dst)
+    with atomic_path(dst) as tmp:
+        if int8:
+            export_int8(src, tmp)
+            ckpt = read_checkpoint(tmp)
+        else:
+            ckpt = {k: v for k, v in read_checkpoint(src).items() if k != "training"}
+        extra, copies = carry_decoding(src, dst, dict(ckpt.get("extra") or {}))
+        if description:
+            extra["description"] = description
+        ckpt["extra"] = extra
+        atomic_torch_save(ckpt, tmp)
+        load_model(tmp)  # raises CheckpointError if the written file does not load
+        copy_companions(copies)
+    return dst
 
 
 def export_model(src, dst, *, format: str = "checkpoint", int8: bool = False,

@@ -8,6 +8,11 @@ optionally ``path`` and ``duration`` — :class:`speechrnn.inference.Transcript`
 Subtitle formats group words into cues of at most ``max_words`` words or
 ``max_seconds`` seconds.
 
+Several results on one stream (the CLI's stdout) use :class:`Listing`, whose shape does not
+depend on how many there are: txt ``FILE<TAB>TEXT`` lines, json one object per line (JSON
+Lines; one result is a valid JSON document), tsv one header and a leading ``file`` column.
+srt and vtt describe one recording each, so a listing refuses a second result.
+
 Example
 -------
 >>> import io
@@ -66,7 +71,13 @@ class JsonWriter(Writer):
     extension = "json"
 
     def write(self, result, stream):
-        doc = {
+        json.dump(self.document(result), stream, ensure_ascii=False, indent=2)
+        stream.write("\n")
+
+    @staticmethod
+    def document(result) -> dict:
+        """The JSON object of one result: path, duration, text, words."""
+        return {
             "path": getattr(result, "path", None),
             "duration": getattr(result, "duration", None),
             "text": result.text,
@@ -80,8 +91,6 @@ class JsonWriter(Writer):
                 for w in result.words
             ],
         }
-        json.dump(doc, stream, ensure_ascii=False, indent=2)
-        stream.write("\n")
 
 
 class SrtWriter(Writer):
@@ -109,9 +118,11 @@ class TsvWriter(Writer):
     def write(self, result, stream):
         stream.write("start\tend\tword\tconfidence\n")
         for w in result.words:
-            stream.write(
-                f"{int(round(w.start * 1000))}\t{int(round(w.end * 1000))}\t{w.word}\t{w.confidence:.4f}\n"
-            )
+            stream.write(self.row(w) + "\n")
+
+    @staticmethod
+    def row(w) -> str:
+        return f"{int(round(w.start * 1000))}\t{int(round(w.end * 1000))}\t{w.word}\t{w.confidence:.4f}"
 
 
 _WRITERS = {cls.extension: cls for cls in (TxtWriter, JsonWriter, SrtWriter, VttWriter, TsvWriter)}
@@ -125,3 +136,47 @@ def get_writer(fmt: str) -> Writer:
         from .errors import ConfigError
 
         raise ConfigError(f"unknown output format {fmt!r} (choose from {', '.join(FORMATS)})") from None
+
+
+class Listing:
+    """Write the results of several inputs to one stream in ``fmt``, each marked with its file.
+
+    Parameters
+    ----------
+    fmt : str
+        One of :data:`FORMATS`.
+    stream : text stream
+        Flushed after each result, so a reader sees results as they come.
+
+    Raises
+    ------
+    ConfigError
+        (from :meth:`add`) a second result in srt or vtt, formats of one recording each.
+    """
+
+    def __init__(self, fmt: str, stream: IO[str]):
+        self.writer = get_writer(fmt)
+        self.fmt, self.stream, self.count = fmt, stream, 0
+
+    def add(self, name: str, result) -> None:
+        """Write ``result`` of input ``name``."""
+        if self.fmt in ("srt", "vtt") and self.count:
+            from .errors import ConfigError
+
+            raise ConfigError(f"{self.fmt} holds one recording: write several with --out DIR "
+                              "(one file each)")
+        s = self.stream
+        if self.fmt == "txt":
+            s.write(f"{name}\t{result.text}\n")
+        elif self.fmt == "json":
+            doc = {**JsonWriter.document(result), "path": name}
+            s.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        elif self.fmt == "tsv":
+            if not self.count:
+                s.write("file\tstart\tend\tword\tconfidence\n")
+            for w in result.words:
+                s.write(f"{name}\t{TsvWriter.row(w)}\n")
+        else:
+            self.writer.write(result, s)
+        s.flush()
+        self.count += 1

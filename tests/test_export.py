@@ -228,7 +228,7 @@ def test_export_stores_a_default_decoding_that_travels_with_the_model(ckpt, tmp_
     (moved / "m.arpa.gz").unlink()  # LM lost: still loads, decodes greedily, says why
     with caplog.at_level("WARNING"):
         assert stored_decoding(moved / "m.pt") is None
-    assert "m.arpa.gz, which is missing" in caplog.text
+    assert "m.arpa.gz beside it, which is missing" in caplog.text
     assert Recognizer.load(moved / "m.pt").decoding.method == "greedy"
 
     assert main(["export", str(ckpt), str(tmp_path / "m.ts"), "--format", "torchscript",

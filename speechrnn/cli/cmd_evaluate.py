@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from .decoding_args import add_decoding_args, decoding_config
+from .decoding_args import add_decoding_args, decoding_for
+from .options import add_device_args, add_out, check_device, positive_float
 
 
 def register(subparsers) -> None:
@@ -13,12 +14,14 @@ def register(subparsers) -> None:
         description="Decode every utterance of MANIFEST with CHECKPOINT and report WER/CER "
                     "(jiwer); optionally write per-utterance errors, worst first.",
     )
-    p.add_argument("checkpoint")
-    p.add_argument("manifest")
+    p.add_argument("checkpoint", help="transcription model file or bundled model name")
+    p.add_argument("manifest", help="JSONL manifest (one utterance per line: audio, text)")
     add_decoding_args(p)
-    p.add_argument("--errors-file", default=None, help="write per-utterance errors (TSV)")
-    p.add_argument("--max-seconds", type=float, default=120.0, help="audio seconds per batch")
-    p.add_argument("--device", default="cpu")
+    add_out(p, "write per-utterance errors here (TSV, worst first)", aliases=("--errors-file",),
+            metavar="FILE")
+    p.add_argument("--max-seconds", type=positive_float, default=120.0,
+                   help="audio seconds per batch")
+    add_device_args(p, threads=False)
     p.set_defaults(func=run)
 
     t = subparsers.add_parser(
@@ -26,8 +29,8 @@ def register(subparsers) -> None:
         description="Run CHECKPOINT once over the DEV manifest, then decode its posteriors with "
                     "every combination of --decoder x --alpha x --beta and report WER/CER, best "
                     "first. Tune on dev data, never on a test set.")
-    t.add_argument("checkpoint")
-    t.add_argument("manifest", help="dev manifest")
+    t.add_argument("checkpoint", help="transcription model file or bundled model name")
+    t.add_argument("manifest", help="dev manifest (JSONL)")
     t.add_argument("--lm", required=True, help="KenLM word n-gram (ARPA or binary)")
     t.add_argument("--lexicon", help="allowed words for --decoder lexicon (default: the LM's unigrams)")
     t.add_argument("--decoder", nargs="+", default=["beam", "lexicon"], choices=["beam", "lexicon"])
@@ -36,9 +39,10 @@ def register(subparsers) -> None:
     t.add_argument("--alpha", type=_floats, default=[0.3, 0.6, 1.0], help="comma-separated LM weights")
     t.add_argument("--beta", type=_floats, default=[0.0, 1.0, 2.0], help="comma-separated word bonuses; "
                    "write negative ones as --beta=-1,0,1")
-    t.add_argument("--out", help="write the grid here (TSV: decoder beam_size alpha beta wer cer)")
-    t.add_argument("--max-seconds", type=float, default=120.0, help="audio seconds per batch")
-    t.add_argument("--device", default="cpu")
+    add_out(t, "write the grid here (TSV: decoder beam_size alpha beta wer cer)", metavar="FILE")
+    t.add_argument("--max-seconds", type=positive_float, default=120.0,
+                   help="audio seconds per batch")
+    add_device_args(t, threads=False)
     t.set_defaults(func=run_tune)
 
 
@@ -55,8 +59,11 @@ def run_tune(args) -> int:
 
     from ..config import from_dict
     from ..decoding import DecodingConfig
+    from ..inference.models import resolve_model
     from ..tasks.transcription import tune_decoding
 
+    check_device(args.device)
+    args.checkpoint = resolve_model(args.checkpoint)
     beams = args.beam_size
     if len(beams) not in (1, len(args.decoder)):
         print("speechrnn tune-decoding: give one --beam-size, or one per --decoder", file=sys.stderr)
@@ -85,16 +92,19 @@ def run_tune(args) -> int:
 
 
 def run(args) -> int:
+    from ..inference.models import resolve_model
     from ..tasks.transcription import evaluate_checkpoint
 
-    rates, rows = evaluate_checkpoint(args.checkpoint, args.manifest, decoding_config(args),
+    check_device(args.device)
+    model = resolve_model(args.checkpoint)
+    rates, rows = evaluate_checkpoint(model, args.manifest, decoding_for(args, model),
                                       max_seconds=args.max_seconds, device=args.device)
     print(f"WER {100 * rates.wer:.2f}%  CER {100 * rates.cer:.2f}%  "
           f"({rates.ref_words} words, {len(rates.utterances)} utterances; "
           f"S {rates.substitutions} D {rates.deletions} I {rates.insertions})")
-    if args.errors_file:
-        write_errors(args.errors_file, rows)
-        print(f"per-utterance errors: {args.errors_file}")
+    if args.out:
+        write_errors(args.out, rows)
+        print(f"per-utterance errors: {args.out}")
     return report_unreadable("evaluate", rates.skipped, len(rates.skipped) + len(rates.utterances))
 
 
@@ -113,9 +123,12 @@ def write_errors(path, rows: list[dict]) -> None:
     """Tab-separated per-utterance errors, one header line, worst utterance first."""
     import csv
 
+    from ..fileio import atomic_write
+
     cols = ["id", "wer", "cer", "errors", "ref_words", "substitutions", "deletions", "insertions",
             "ref", "hyp"]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, cols, delimiter="\t", extrasaction="ignore")
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        w = csv.DictWriter(f, cols, delimiter="\t", lineterminator="\n",
+                           extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)

@@ -1,7 +1,9 @@
 """``speechrnn features FILE...``: extract MFCC / log-mel features from audio files.
 
 Prints one line per file (duration, frames, feature shape) and optionally saves each
-matrix as ``<out>/<stem>.npy`` (float32, ``(T, F)``). A file that cannot be read is
+matrix as ``<out>/<folders>/<stem>.npy`` (float32, ``(T, F)``; the inputs' folders below their
+common parent are mirrored, and two inputs that would share a name are refused). Inputs are
+files, folders (searched recursively for audio) or glob patterns. A file that cannot be read is
 reported on stderr and the others are still processed; the exit status is 1 if any
 file failed.
 
@@ -13,7 +15,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from .options import add_out, gather_inputs, output_paths, positive_int, report_failed
 
 
 def register(subparsers) -> None:
@@ -23,20 +26,20 @@ def register(subparsers) -> None:
         help="extract MFCC features from audio files",
         description="Extract MFCC (or log-mel) features; print shapes, optionally save .npy.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="audio files (wav/flac/ogg/mp3)")
+    p.add_argument("files", nargs="+", metavar="INPUT",
+                   help="audio files (wav/flac/ogg/mp3), directories or glob patterns")
     p.add_argument("--style", choices=["kaldi", "librosa"], default="kaldi",
                    help="reference implementation to match (default: kaldi)")
     p.add_argument("--kind", choices=["mfcc", "fbank"], default="mfcc",
                    help="cepstra or log-mel filterbank energies (default: mfcc)")
-    p.add_argument("--n-mfcc", type=int, default=40, help="cepstral coefficients (default: 40)")
-    p.add_argument("--n-mels", type=int, default=None,
+    p.add_argument("--n-mfcc", type=positive_int, default=40, help="cepstral coefficients (default: 40)")
+    p.add_argument("--n-mels", type=positive_int, default=None,
                    help="mel filters (default: max(40, --n-mfcc))")
     p.add_argument("--deltas", type=int, choices=[0, 1, 2], default=0,
                    help="append deltas (1) or deltas and delta-deltas (2)")
     p.add_argument("--cmvn", choices=["none", "utterance"], default="none",
                    help="per-utterance mean/variance normalization (default: none)")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="save each file's features as DIR/<name>.npy")
+    add_out(p, "save each file's features as DIR/<folders>/<name>.npy", metavar="DIR")
     p.set_defaults(func=run)
 
 
@@ -48,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from ..audio import load_audio
     from ..errors import SpeechRNNError
     from ..features import FeatureConfig, MFCCFrontend
+    from ..fileio import atomic_write
 
     cfg = FeatureConfig(
         style=args.style, kind=args.kind, n_mfcc=args.n_mfcc,
@@ -55,10 +59,10 @@ def run(args: argparse.Namespace) -> int:
         deltas=args.deltas, cmvn=args.cmvn,
     )
     frontend = MFCCFrontend(cfg).eval()  # ConfigError -> reported by the dispatcher
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    for name in args.files:
+    files, empty = gather_inputs("features", args.files)
+    failed = empty
+    targets = output_paths(files, args.out, "npy") if args.out is not None else None
+    for i, name in enumerate(files):
         try:
             wav = load_audio(name, cfg.sample_rate)
         except SpeechRNNError as e:
@@ -69,11 +73,9 @@ def run(args: argparse.Namespace) -> int:
             feats, n = frontend(torch.from_numpy(wav)[None], torch.tensor([len(wav)]))
         mat = feats[0, : int(n[0])].numpy()  # (T, F)
         line = f"{name}: {len(wav) / cfg.sample_rate:.2f} s, {mat.shape[0]} frames, shape {mat.shape}"
-        if args.out is not None:
-            dest = args.out / (Path(name).stem + ".npy")
-            np.save(dest, mat.astype(np.float32))
-            line += f" -> {dest}"
-        print(line)
-    if failed:
-        print(f"speechrnn features: {failed} of {len(args.files)} file(s) failed", file=sys.stderr)
-    return 1 if failed else 0
+        if targets is not None:
+            with atomic_write(targets[i], "wb", durable=False) as fh:
+                np.save(fh, mat.astype(np.float32))
+            line += f" -> {targets[i]}"
+        print(line, flush=True)
+    return report_failed("features", failed, len(files) + empty)

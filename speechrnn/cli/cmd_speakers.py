@@ -23,26 +23,31 @@ import os
 import sys
 from pathlib import Path
 
+from .options import (add_device_args, add_positional_out, check_device,
+                      gather_inputs, positional_out, positive_float, positive_int, report_failed)
+
 
 def default_store() -> str:
     return os.environ.get("SPEECHRNN_SPEAKERS") or str(Path.home() / ".speechrnn" / "speakers.json")
 
 
 def _model_args(p: argparse.ArgumentParser, store: bool = True) -> None:
-    p.add_argument("--model", help="speaker model file (default: the bundled spk-bilstm.pt)")
+    p.add_argument("--model", help="speaker model file or bundled name (default: spk-bilstm)")
     if store:
         p.add_argument("--store", default=None, help="speaker store JSON (default: $SPEECHRNN_SPEAKERS "
                                                       "or ~/.speechrnn/speakers.json)")
     p.add_argument("--threshold", type=float, default=None, help="override the calibrated threshold")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    add_device_args(p)
 
 
 def _identifier(args):
+    from ..inference.models import resolve_model
     from ..inference.speakers import SpeakerIdentifier
 
+    check_device(args.device)
     store = getattr(args, "store", None) or default_store()
-    return SpeakerIdentifier.load(args.model, store, device=args.device, threads=args.threads,
+    model = resolve_model(args.model, "speakers")
+    return SpeakerIdentifier.load(model, store, device=args.device, threads=args.threads,
                                   threshold=args.threshold)
 
 
@@ -59,17 +64,11 @@ def _embed_files(sid, files, cmd: str):
     return good
 
 
-def _files(items):
-    from .cmd_transcribe import expand_inputs
-
-    return expand_inputs(items)
-
-
 # ---------------------------------------------------------------------- commands
 def run_enroll(args) -> int:
     import numpy as np
 
-    files = _files(args.files)
+    files, empty = gather_inputs("enroll", args.files)
     sid = _identifier(args)
     good = _embed_files(sid, files, "enroll")
     if good:
@@ -77,18 +76,17 @@ def run_enroll(args) -> int:
                                replace=args.replace)
         print(f"enrolled {args.name!r}: {len(good)} recording(s) added, {n} in total "
               f"({sid.store.path})")
-    if len(good) < len(files):
-        print(f"speechrnn enroll: {len(files) - len(good)} of {len(files)} file(s) failed", file=sys.stderr)
-        return 1
-    return 0
+    else:
+        print(f"speechrnn enroll: no usable recording; {args.name!r} not enrolled", file=sys.stderr)
+    return report_failed("enroll", len(files) - len(good) + empty, len(files) + empty)
 
 
 def run_identify(args) -> int:
-    files = _files(args.files)
+    files, failed = gather_inputs("identify", args.files)
+    empty = failed
     sid = _identifier(args)
     from ..errors import SpeechRNNError
 
-    failed = 0
     for f in files:
         try:
             m = sid.identify(f, top_k=args.top_k)
@@ -101,13 +99,10 @@ def run_identify(args) -> int:
             print(f"speechrnn identify: skipped {f}: {e}", file=sys.stderr)
             continue
         if args.format == "json":
-            print(json.dumps(m.to_dict()))
+            print(json.dumps(m.to_dict()), flush=True)
         else:
-            print(f"{f}\t{m.speaker}\t{m.score:.4f}")
-    if failed:
-        print(f"speechrnn identify: {failed} of {len(files)} file(s) failed", file=sys.stderr)
-        return 1
-    return 0
+            print(f"{f}\t{m.speaker}\t{m.score:.4f}", flush=True)
+    return report_failed("identify", failed, len(files) + empty)
 
 
 def run_verify(args) -> int:
@@ -155,9 +150,12 @@ def run_calibrate(args) -> int:
 
 
 def run_evaluate(args) -> int:
+    from ..inference.models import resolve_model
     from ..speakers.evaluate import evaluate_speakers
 
-    rep = evaluate_speakers(args.checkpoint, args.out_dir, test=args.test, enroll=args.enroll,
+    check_device(args.device)
+    out_dir = positional_out(args, "out_dir")
+    rep = evaluate_speakers(resolve_model(args.checkpoint), out_dir, test=args.test, enroll=args.enroll,
                             verify=args.verify, trials=args.trials, cohort=args.cohort,
                             p_target=args.p_target, max_seconds=args.max_seconds, device=args.device)
     for key in ("identification", "identification_closed_set"):
@@ -168,7 +166,7 @@ def run_evaluate(args) -> int:
     for name, r in rep.get("verification", {}).items():
         print(f"verification {name}: EER {100 * r['eer']:.2f}%  minDCF(p={r['p_target']}) {r['min_dcf']:.4f}  "
               f"({r['target_trials']} target / {r['nontarget_trials']} non-target trials)")
-    print(f"report: {Path(args.out_dir) / 'report.json'}")
+    print(f"report: {Path(out_dir) / 'report.json'}")
     from .cmd_evaluate import report_unreadable
 
     return report_unreadable("speakers evaluate", rep["unreadable"])
@@ -189,7 +187,7 @@ def register(sub) -> None:
                                    "'unknown' when the best score is below the threshold.")
     i.add_argument("files", nargs="+", help="audio files, directories or glob patterns")
     i.add_argument("--format", choices=["tsv", "json"], default="tsv")
-    i.add_argument("--top-k", type=int, default=5, help="candidates listed in JSON output")
+    i.add_argument("--top-k", type=positive_int, default=5, help="candidates listed in JSON output")
     _model_args(i)
     i.set_defaults(func=run_identify)
 
@@ -220,14 +218,15 @@ def register(sub) -> None:
     _model_args(c)
     c.set_defaults(func=run_calibrate)
     ev = ss.add_parser("evaluate", help="identification top-1/top-5, verification EER/minDCF, DET PNG")
-    ev.add_argument("checkpoint")
-    ev.add_argument("out_dir", help="receives report.json and det.png")
+    ev.add_argument("checkpoint", help="speaker model file or bundled name")
+    add_positional_out(ev, "out_dir", "folder that receives report.json and det.png", "OUT_DIR")
     ev.add_argument("--test", help="manifest for closed-set identification")
     ev.add_argument("--enroll", help="manifest whose speakers' centroids identify --test by cosine")
     ev.add_argument("--verify", help="manifest of verification utterances")
     ev.add_argument("--trials", help="trial list over --verify ids (default: every pair)")
     ev.add_argument("--cohort", help="manifest of cohort utterances for s-norm (e.g. train)")
     ev.add_argument("--p-target", type=float, default=0.01, help="minDCF target prior")
-    ev.add_argument("--max-seconds", type=float, default=60.0, help="audio seconds per batch")
-    ev.add_argument("--device", default="cpu")
+    ev.add_argument("--max-seconds", type=positive_float, default=60.0,
+                    help="audio seconds per batch")
+    add_device_args(ev, threads=False)
     ev.set_defaults(func=run_evaluate)

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+
+from .options import (AUDIO_EXTENSIONS, add_out, gather_inputs, positive_float, positive_int,
+                      report_failed)
 
 
 def _detector(args):
@@ -28,29 +32,52 @@ def _detector(args):
 
 
 def _add_detector_args(p) -> None:
-    p.add_argument("--window", type=float, default=1.0, help="classifier window, seconds (default 1.0)")
-    p.add_argument("--hop", type=float, default=0.1, help="seconds between windows (default 0.1)")
-    p.add_argument("--smooth", type=int, default=3, help="posterior moving average, windows (default 3)")
+    p.add_argument("--window", type=positive_float, default=1.0,
+                   help="classifier window, seconds (default 1.0)")
+    p.add_argument("--hop", type=positive_float, default=0.1,
+                   help="seconds between windows (default 0.1)")
+    p.add_argument("--smooth", type=positive_int, default=3,
+                   help="posterior moving average, windows (default 3)")
     p.add_argument("--refractory", type=float, default=1.0,
                    help="seconds after a detection in which no other fires (default 1.0)")
+
+
+def _looks_like_input(item: str) -> bool:
+    """An argument no keyword can be: an audio file name, a path or a glob pattern."""
+    return (item.lower().endswith(AUDIO_EXTENSIONS) or "/" in item or os.sep in item
+            or any(c in item for c in "*?["))
+
+
+def split_keywords(args) -> list[str]:
+    """``spot --keywords yes stop a.wav``: ``--keywords`` took every word after it, files
+    included; give the trailing file names, paths and globs back to the inputs."""
+    moved = []
+    while args.keywords and _looks_like_input(args.keywords[-1]):
+        moved.insert(0, args.keywords.pop())
+    args.keywords = args.keywords or None
+    inputs = list(args.inputs) + moved
+    if not inputs:
+        args._parser.error("the following arguments are required: inputs")
+    return inputs
 
 
 def run_spot(args) -> int:
     from ..errors import SpeechRNNError
     from ..inference.keywords import KeywordSpotter
-    from .cmd_transcribe import expand_inputs
+    from ..inference.models import resolve_model
 
-    files = expand_inputs(args.inputs)
-    if not files:
-        print("speechrnn spot: no input files", file=sys.stderr)
-        return 2
-    spotter = KeywordSpotter.load(args.model, args.keywords, threshold=args.threshold,
+    inputs = split_keywords(args)
+    files, failed = gather_inputs("spot", inputs)
+    empty = failed
+    model = args.model
+    if model is not None:
+        model = resolve_model(model)
+    spotter = KeywordSpotter.load(model, args.keywords, threshold=args.threshold,
                                   detector=_detector(args), threads=args.threads,
                                   open_vocabulary=args.open_vocab)
     if args.open_vocab and not spotter.open_vocabulary:
         print("speechrnn spot: --open-vocab needs a transcription model (--model)", file=sys.stderr)
         return 2
-    failed = 0
     for f in files:
         try:
             result = spotter.spot(f)
@@ -63,27 +90,26 @@ def run_spot(args) -> int:
         else:
             for d in result.detections:
                 print(f"{f}\t{d.start:.2f}\t{d.end:.2f}\t{d.keyword}\t{d.score:.3f}", flush=True)
-    if failed:
-        print(f"speechrnn spot: {failed} of {len(files)} file(s) failed", file=sys.stderr)
-        return 1
-    return 0
+    return report_failed("spot", failed, len(files) + empty)
 
 
 def run_evaluate(args) -> int:
     from ..errors import ConfigError
+    from ..inference.models import resolve_model
     from ..kws.evaluate import evaluate_keywords, evaluate_open_vocabulary
 
+    args.model = resolve_model(args.model)
     if args.open_vocab:
         if not args.negatives:
             raise ConfigError("kws evaluate --open-vocab: give --negatives (there is no accuracy to report)")
-        r = evaluate_open_vocabulary(args.model, args.test, args.out_dir, negatives=args.negatives,
+        r = evaluate_open_vocabulary(args.model, args.test, args.out, negatives=args.negatives,
                                      keywords=args.keywords, dev_negatives=args.dev_negatives,
                                      fa_per_hour=args.fa_per_hour, max_negative_hours=args.max_negative_hours,
                                      whole_words=not args.substrings)
         print(f"open-vocabulary search ({'whole words' if r['whole_words'] else 'also inside words'}) "
               f"over {', '.join(r['keywords'])}")
     else:
-        r = evaluate_keywords(args.model, args.test, args.out_dir, negatives=args.negatives,
+        r = evaluate_keywords(args.model, args.test, args.out, negatives=args.negatives,
                               dev_negatives=args.dev_negatives, fa_per_hour=args.fa_per_hour,
                               detector=_detector(args), max_negative_hours=args.max_negative_hours)
         print(f"accuracy {100 * r['accuracy']:.2f}% on {r['test_utterances']} clips ("
@@ -98,7 +124,7 @@ def run_evaluate(args) -> int:
         print(f"calibrated threshold {cal['threshold']:.4f}: test FRR {100 * cal['test_frr']:.2f}%, "
               f"{cal['test_fa_per_hour']:.2f} FA/h")
     plots = ", ".join((["confusion.png"] if not args.open_vocab else []) + (["det.png"] if fa else []))
-    print(f"report: {args.out_dir}/report.json" + (f" (+ {plots})" if plots else ""))
+    print(f"report: {args.out}/report.json" + (f" (+ {plots})" if plots else ""))
     from .cmd_evaluate import report_unreadable
 
     return report_unreadable("kws evaluate", r.get("unreadable", []) + (fa or {}).get("unreadable", [])
@@ -140,16 +166,20 @@ def run_negatives(args) -> int:
 
 
 def run_soft_labels(args) -> int:
+    from ..inference.models import resolve_model
     from ..kws.distill import write_soft_labels
 
+    args.teacher = resolve_model(args.teacher)
     n = write_soft_labels(args.teacher, args.manifest, args.out)
     print(f"{args.out}: {n} utterances with the teacher's posteriors (extra.teacher_log_posteriors)")
     return 0
 
 
 def run_ensemble(args) -> int:
+    from ..inference.models import resolve_model
     from ..models.ensemble import write_ensemble
 
+    args.models = [resolve_model(m) for m in args.models]
     out = write_ensemble(args.models, args.out, description=args.description)
     print(f"{out}: ensemble of {len(args.models)} models ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
@@ -162,19 +192,21 @@ def register(sub) -> None:
                     "reported and skipped; the exit status is 1 if any failed.",
         epilog=__doc__.split("Examples\n--------\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("inputs", nargs="+", help="audio files, directories or glob patterns")
+    p.add_argument("inputs", nargs="*", help="audio files, directories or glob patterns")
     p.add_argument("--keywords", nargs="+",
                    help="classifier: subset of the model's words (default all); open vocabulary: "
-                        "any words or phrases (required)")
-    p.add_argument("--model", help="keywords or transcription model (default: bundled keyword model, "
-                                   "or the bundled transcription model with --open-vocab)")
+                        "any words or phrases (required). Audio file names, paths and globs "
+                        "after it are inputs, not keywords")
+    p.add_argument("--model", help="keywords or transcription model file or bundled name (default: "
+                                   "bundled keyword model, or the bundled transcription model "
+                                   "with --open-vocab)")
     p.add_argument("--open-vocab", action="store_true",
                    help="search any words with a CTC transcription model")
     p.add_argument("--threshold", type=float,
                    help="score in [0, 1] (default: the model's calibrated one, else 0.5; open "
                         "vocabulary 0.37)")
     p.add_argument("--format", choices=["tsv", "json"], default="tsv")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads")
     _add_detector_args(p)
     p.set_defaults(func=run_spot)
 
@@ -188,7 +220,8 @@ def register(sub) -> None:
     e.add_argument("--dev-negatives", help="manifest of keyword-free audio to calibrate the threshold on")
     e.add_argument("--fa-per-hour", type=float, default=1.0, help="operating point (default 1)")
     e.add_argument("--max-negative-hours", type=float, help="use at most this much negative audio")
-    e.add_argument("--out-dir", default="kws_report", help="report folder (default kws_report)")
+    add_out(e, "report folder (default kws_report)", aliases=("--out-dir",), metavar="DIR",
+            default="kws_report")
     e.add_argument("--open-vocab", action="store_true",
                    help="score open-vocabulary CTC search with a transcription MODEL instead (FRR/FA only)")
     e.add_argument("--keywords", nargs="+", help="with --open-vocab: words to search (default: the test labels)")
@@ -204,14 +237,14 @@ def register(sub) -> None:
     n.add_argument("--keywords", nargs="+",
                    help="words a cut sentence must not contain (default: TRAIN's labels except "
                         "_unknown_/_silence_)")
-    n.add_argument("--out", required=True, help="manifest to write: TRAIN's lines + the windows")
+    add_out(n, "manifest to write: TRAIN's lines + the windows", required=True, metavar="FILE")
     n.add_argument("--per-utterance", type=int, default=2, help="windows per sentence (default 2)")
     n.add_argument("--seed", type=int, default=0)
     n.set_defaults(func=run_negatives)
 
     c = ks.add_parser("train-custom", help="train a detector for any word from synthetic speech")
     c.add_argument("word", help="the keyword (a word or short phrase)")
-    c.add_argument("--out", help="model file to write (default WORD.pt)")
+    add_out(c, "model file to write (default WORD.pt)", metavar="FILE")
     c.add_argument("--recordings", nargs="+", help="your own recordings of the word (files/dirs/globs)")
     c.add_argument("--budget-minutes", type=float, default=10.0, help="synthesis + training time (default 10)")
     c.add_argument("--clips-per-minute", type=float, help="keyword clips synthesized per budget minute")
@@ -224,7 +257,7 @@ def register(sub) -> None:
     m = ks.add_parser("ensemble", help="one model file averaging the posteriors of several "
                                        "keyword models with the same labels")
     m.add_argument("models", nargs="+", help="keyword model files (at least 2)")
-    m.add_argument("--out", required=True, help="ensemble model file to write")
+    add_out(m, "ensemble model file to write", required=True, metavar="FILE")
     m.add_argument("--description", help="stored in the file (shown by `speechrnn models`)")
     m.set_defaults(func=run_ensemble)
 
@@ -232,5 +265,6 @@ def register(sub) -> None:
                                           "distill it into one model (task.distill_weight)")
     d.add_argument("teacher", help="keywords model (e.g. an ensemble)")
     d.add_argument("manifest", help="training manifest (JSONL)")
-    d.add_argument("--out", required=True, help="manifest to write: MANIFEST's lines + the posteriors")
+    add_out(d, "manifest to write: MANIFEST's lines + the posteriors", required=True,
+            metavar="FILE")
     d.set_defaults(func=run_soft_labels)

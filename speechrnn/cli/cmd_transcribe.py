@@ -1,14 +1,13 @@
 """`speechrnn transcribe` and `speechrnn models`: thin wrappers over :class:`Recognizer`."""
 from __future__ import annotations
 
-import glob
-import os
 import sys
-from pathlib import Path
 
-from .decoding_args import add_decoding_args, decoding_config
+from .decoding_args import add_decoding_args, decoding_for
+from .options import (AUDIO_EXTENSIONS, add_device_args, add_out, check_device, gather_inputs,
+                      output_paths, report_failed)
 
-AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif"}
+__all__ = ["AUDIO_EXTENSIONS", "expand_inputs"]
 
 
 def expand_inputs(items: list[str]) -> list[str]:
@@ -16,57 +15,50 @@ def expand_inputs(items: list[str]) -> list[str]:
 
     Names that match nothing are kept, so the batch reports them as missing files.
     """
+    from .options import _expand
+
     out: list[str] = []
     for item in items:
-        if os.path.isdir(item):
-            out += sorted(str(p) for p in Path(item).rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
-        elif any(c in item for c in "*?["):
-            out += sorted(glob.glob(item, recursive=True))
-        else:
-            out.append(item)
+        found, why = _expand(item)
+        out += found if found else [item]
     return list(dict.fromkeys(out))
 
 
 def run_transcribe(args) -> int:
     from tqdm import tqdm
 
-    from ..errors import SpeechRNNError
+    from ..errors import ConfigError, SpeechRNNError
+    from ..fileio import atomic_write
     from ..inference import Recognizer
-    from ..writers import get_writer
+    from ..inference.models import resolve_model
+    from ..writers import Listing, get_writer
 
-    decoding = decoding_config(args)
     writer = get_writer(args.format)
-    files = expand_inputs(args.inputs)
-    if not files:
-        print("speechrnn transcribe: no input files", file=sys.stderr)
-        return 2
-    rec = Recognizer.load(args.model, device=args.device, threads=args.threads, decoding=decoding)
-    out_dir = Path(args.output_dir) if args.output_dir else None
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    failed = []
+    files, empty = gather_inputs("transcribe", args.inputs)
+    failed = empty
+    targets = output_paths(files, args.out, writer.extension) if args.out else None
+    if targets is None and args.format in ("srt", "vtt") and len(files) > 1:
+        raise ConfigError(f"--format {args.format} holds one recording: give --out DIR for "
+                          f"{len(files)} files (one {args.format} file each)")
+    check_device(args.device)
+    model = resolve_model(args.model, "transcription")
+    rec = Recognizer.load(model, device=args.device, threads=args.threads,
+                          decoding=decoding_for(args, model))
+    listing = Listing(args.format, sys.stdout)
     bar = tqdm(files, unit="file", disable=len(files) < 2 or not sys.stderr.isatty(), file=sys.stderr)
-    for f in bar:
+    for i, f in enumerate(bar):
         try:
             result = rec.transcribe(f)
         except SpeechRNNError as e:
-            failed.append(f)
+            failed += 1
             print(f"speechrnn transcribe: skipped {f}: {e}", file=sys.stderr)
             continue
-        if out_dir:
-            target = out_dir / f"{Path(f).stem}.{writer.extension}"
-            tmp = target.with_suffix(target.suffix + ".tmp")
-            with open(tmp, "w", encoding="utf-8") as fh:
+        if targets:
+            with atomic_write(targets[i], "w", encoding="utf-8", durable=False) as fh:
                 writer.write(result, fh)
-            os.replace(tmp, target)
         else:
-            if len(files) > 1 and args.format == "txt":
-                sys.stdout.write(f"{f}\t")
-            writer.write(result, sys.stdout)
-    if failed:
-        print(f"speechrnn transcribe: {len(failed)} of {len(files)} file(s) failed", file=sys.stderr)
-        return 1
-    return 0
+            listing.add(f, result)
+    return report_failed("transcribe", failed, len(files) + empty)
 
 
 def run_models(args) -> int:
@@ -81,20 +73,31 @@ def run_models(args) -> int:
         parents = f" [trained from {' <- '.join(r['init_from'])}]" if r["init_from"] else ""
         dec = f" [decoding: {r['decoding']}]" if r["decoding"] else ""
         print(f"{star} {r['name']:<22} {r['task']:<14} {r['size_mb']:>6.2f} MB  {r['description']}{parents}{dec}")
+        for path in [r["path"], *r["decoding_files"]]:
+            print(f"  {'':<22} {path}")
+    print("(* the default for its task; pass a name or a path to --model)")
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("transcribe", help="transcribe audio files to text",
-                       description="Transcribe audio files; bad files are reported and skipped.")
+    p = sub.add_parser(
+        "transcribe", help="transcribe audio files to text",
+        description="Transcribe audio files; bad files are reported and skipped (exit 1). On "
+                    "stdout every format marks each result with its file: txt prints "
+                    "FILE<TAB>TEXT lines, json one object per line (JSON Lines), tsv a leading "
+                    "file column; srt/vtt hold one recording, so several need --out DIR.")
     p.add_argument("inputs", nargs="+", help="audio files, directories or glob patterns")
-    p.add_argument("--model", help="model file (default: the bundled English model)")
+    p.add_argument("--model", help="model file or bundled model name (default: the bundled "
+                                   "English model; `speechrnn models` lists them)")
     p.add_argument("--format", default="txt", choices=["txt", "json", "srt", "vtt", "tsv"])
-    p.add_argument("--output-dir", help="write one file per input here (default: stdout)")
+    add_out(p, "write one file per input into DIR, mirroring the inputs' folders (default: "
+               "stdout)", aliases=("--output-dir",), metavar="DIR")
     add_decoding_args(p)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    add_device_args(p)
     p.set_defaults(func=run_transcribe)
 
-    m = sub.add_parser("models", help="list the bundled models")
+    m = sub.add_parser("models", help="list the bundled models and their files",
+                       description="List the bundled models: name (usable as --model NAME), "
+                                   "task, size, description, default decoding, and the paths "
+                                   "of the model file and of the LM its decoding needs.")
     m.set_defaults(func=run_models)

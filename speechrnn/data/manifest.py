@@ -186,8 +186,14 @@ def read_manifest(
     problems: list[tuple[int, str]] = []
     utts: list[Utterance] = []
     first_line_of: dict[str, int] = {}
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for line_no, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                problems.append((line_no, "not UTF-8 text (an audio or binary file, not a "
+                                          "JSONL manifest?); reading stopped here"))
+                break
             if not line.strip():
                 continue
             try:

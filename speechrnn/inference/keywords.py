@@ -35,8 +35,8 @@ import torch
 
 from ..errors import CheckpointError, ConfigError
 from ..kws.detector import (DetectorConfig, KeywordDetection, StreamingDetector, WindowClassifier)
-from .audio_blocks import input_blocks
-from .models import default_model_path
+from .audio_blocks import StreamInput, input_blocks
+from .models import resolve_model
 
 _BLOCK_S = 10.0  # seconds per block when a long file is streamed (bounded memory)
 NON_KEYWORDS = ("_unknown_", "_silence_")
@@ -109,7 +109,7 @@ class KeywordSpotter:
                                   "(e.g. --keywords 'hello' 'good morning')")
             self.keywords = list(keywords)
             self.threshold = OPEN_VOCAB_THRESHOLD if threshold is None else threshold
-            self.stream()  # validate keywords/threshold now, not at the first file
+            self._detector_stream()  # validate keywords/threshold now, not at the first file
         else:
             raise CheckpointError(f"a KeywordSpotter needs a keywords or transcription model, got "
                                   f"a {self.task!r} model")
@@ -124,14 +124,14 @@ class KeywordSpotter:
              threshold: float | None = None, detector: DetectorConfig | None = None,
              device: str = "cpu", threads: int | None = None, open_vocabulary: bool = False,
              quantize: bool = False) -> "KeywordSpotter":
-        """Load a model file (default: the bundled keyword model, or with ``open_vocabulary``
+        """Load a model file or a bundled model by name (``kws-10-bilstm``,
+        ``en-char-bilstm.pt``; default: the bundled keyword model, or with ``open_vocabulary``
         the bundled transcription model)."""
         from ..models.checkpoint import build_model_from_checkpoint, quantize_dynamic, read_checkpoint
 
         if threads:
             torch.set_num_threads(threads)
-        if path is None:
-            path = default_model_path("transcription" if open_vocabulary else "keywords")
+        path = resolve_model(path, "transcription" if open_vocabulary else "keywords")
         ckpt = read_checkpoint(path)
         model = build_model_from_checkpoint(ckpt, path).to(device).eval()
         if quantize:
@@ -141,8 +141,20 @@ class KeywordSpotter:
         return cls(model, keywords, threshold=threshold, detector=detector)
 
     # ------------------------------------------------------------------ API
-    def stream(self):
-        """A new streaming session: ``feed(samples) -> new detections``, ``finish() -> rest``."""
+    def stream(self, sample_rate: int | None = None) -> "KeywordStream":
+        """A new live session: ``feed(chunk) -> new detections``, ``finish() -> the rest``.
+
+        Parameters
+        ----------
+        sample_rate : int, optional
+            Rate of the chunks in Hz (default: the model's, 16 kHz); other rates are resampled
+            as they arrive. Chunks may be float or integer PCM arrays/tensors or 16-bit PCM
+            bytes (see :class:`~speechrnn.inference.audio_blocks.StreamInput`).
+        """
+        return KeywordStream(self._detector_stream(), StreamInput(sample_rate, self.sample_rate))
+
+    def _detector_stream(self):
+        """The detector over float32 blocks at the model's rate (what :meth:`spot` feeds)."""
         if self.open_vocabulary:
             from ..kws.openvocab import OpenVocabularyStream
 
@@ -161,7 +173,7 @@ class KeywordSpotter:
             Rate of an array input (default: 16 kHz).
         """
         path, blocks = self._blocks(audio, sample_rate)
-        stream = self.stream()
+        stream = self._detector_stream()
         dets, n = [], 0
         for block in blocks:
             n += block.shape[0]
@@ -183,3 +195,31 @@ class KeywordSpotter:
     def _blocks(self, audio: Any, sample_rate: int | None):
         """``(path or None, iterator of float32 blocks at the model's rate)``."""
         return input_blocks(audio, sample_rate, self.sample_rate, _BLOCK_S)
+
+
+class KeywordStream:
+    """Live keyword detection over one audio stream (one per stream; not shared between threads).
+
+    ``feed(chunk)`` takes float or integer PCM chunks (or 16-bit PCM bytes) at the stream's
+    rate and returns the detections finalized by it; ``finish()`` returns the rest. The
+    detections equal :meth:`KeywordSpotter.spot` of the same audio, however it is chunked.
+    """
+
+    def __init__(self, detector, stream_input: StreamInput):
+        self._detector = detector
+        self._input = stream_input
+        self.sample_rate = stream_input.sample_rate
+        self._done = False
+
+    def feed(self, chunk) -> list[KeywordDetection]:
+        """Add a chunk; return the new detections (times in seconds from the stream's start)."""
+        if self._done:
+            raise ConfigError("this keyword stream is finished; start another with KeywordSpotter.stream()")
+        return self._detector.feed(self._input.convert(chunk))
+
+    def finish(self) -> list[KeywordDetection]:
+        """End the stream; return the detections not reported yet."""
+        if self._done:
+            raise ConfigError("this keyword stream is already finished")
+        self._done = True
+        return self._detector.feed(self._input.flush()) + self._detector.finish()

@@ -2,8 +2,9 @@
 
 Stored as :class:`~speechrnn.decoding.DecodingConfig` fields in the checkpoint's
 ``extra["decoding"]``. Its LM and lexicon files live **beside the model file** and are stored
-by name, so the model and its LM move together (``speechrnn export --lm`` writes both).
-A model whose LM file has gone missing, or whose decoder's package is not installed (the ``lm``
+by plain file name (a name with a folder part or ``..`` is refused), so the model and its LM
+move together: ``speechrnn export`` copies them beside its output (:func:`carry_decoding`); a
+plain file copy must take them along. A model whose LM file has gone missing, or whose decoder's package is not installed (the ``lm``
 extra), still loads: it decodes greedily, with a warning.
 
 Example
@@ -69,11 +70,36 @@ def attach_decoding(model_path, cfg: DecodingConfig) -> DecodingConfig:
     return resolved
 
 
+def _checked_name(model_path: Path, key: str, name) -> str:
+    """A stored LM / lexicon name: a plain file name beside the model, never a path."""
+    if (not isinstance(name, str) or not name or name in (".", "..") or "/" in name
+            or "\\" in name or Path(name).name != name):
+        raise CheckpointError(f"{model_path}: extra.decoding.{key} must be a file name beside "
+                              f"the model, got {name!r}")
+    return name
+
+
+def stored_files(model_path, extra: dict | None = None) -> list[Path]:
+    """The LM / lexicon files the model file's stored decoding names (present or not)."""
+    model_path = Path(model_path)
+    if extra is None:
+        from ..models.checkpoint import read_checkpoint
+
+        extra = read_checkpoint(model_path).get("extra") or {}
+    d = extra.get(KEY) or {}
+    return [model_path.parent / _checked_name(model_path, k, d[k]) for k in _FILES if d.get(k)]
+
+
 def stored_decoding(model_path, extra: dict | None = None) -> DecodingConfig | None:
     """The default decoding saved in a model file, with file paths resolved beside it.
 
     ``None`` when the file stores none, or when a file it needs is missing (logged).
     ``extra`` may pass the checkpoint's metadata when the caller has already read it.
+
+    Raises
+    ------
+    CheckpointError
+        A stored LM / lexicon name is not a plain file name (a folder part or ``..``).
     """
     model_path = Path(model_path)
     if extra is None:
@@ -84,6 +110,9 @@ def stored_decoding(model_path, extra: dict | None = None) -> DecodingConfig | N
     if not d:
         return None
     d = dict(d)
+    for key in _FILES:
+        if d.get(key):
+            _checked_name(model_path, key, d[key])
     missing = [m for m in _NEEDS.get(d.get("method"), ()) if importlib.util.find_spec(m) is None]
     if missing:
         LOGGER.warning("%s: its default decoding (%s) needs %s (pip install 'speechrnn[lm]'); "
@@ -93,11 +122,46 @@ def stored_decoding(model_path, extra: dict | None = None) -> DecodingConfig | N
         if d.get(key):
             f = model_path.parent / d[key]
             if not f.is_file():
-                LOGGER.warning("%s: its default decoding needs %s, which is missing; "
-                               "decoding greedily", model_path, f)
+                LOGGER.warning("%s: its default decoding needs %s beside it, which is missing "
+                               "(copy it there, or copy models with `speechrnn export`, which "
+                               "carries it); decoding greedily", model_path, f.name)
                 return None
             d[key] = str(f)
     return from_dict(DecodingConfig, d, f"{model_path}: extra.decoding")
+
+
+def carry_decoding(src, dst, extra: dict) -> tuple[dict, list[tuple[Path, Path]]]:
+    """Metadata for a copy of model ``src`` to be written at ``dst``, and the copies it needs.
+
+    The stored decoding's LM / lexicon files are renamed for ``dst`` (see :func:`_companion`);
+    the caller copies each ``(from, to)`` pair (:func:`copy_companions`) once ``dst`` is
+    verified. A stored decoding whose files are missing is dropped, with a warning.
+    """
+    src, dst = Path(src), Path(dst)
+    d = (extra or {}).get(KEY)
+    if not d:
+        return extra, []
+    stored, copies = dict(d), []
+    for key, tag in _FILES.items():
+        if not d.get(key):
+            continue
+        f = src.parent / _checked_name(src, key, d[key])
+        if not f.is_file():
+            LOGGER.warning("%s: its default decoding needs %s, which is missing; %s gets no "
+                           "default decoding", src, f, dst)
+            return {k: v for k, v in extra.items() if k != KEY}, []
+        target = _companion(dst, f, tag)
+        stored[key] = target.name
+        if f.resolve() != target.resolve():
+            copies.append((f, target))
+    return {**extra, KEY: stored}, copies
+
+
+def copy_companions(copies: list[tuple[Path, Path]]) -> None:
+    """Copy each ``(from, to)`` pair of :func:`carry_decoding` (atomic writes)."""
+    for f, target in copies:
+        with atomic_path(target) as tmp:
+            shutil.copyfile(f, tmp)
 
 
 def describe(cfg: DecodingConfig | None) -> str:
