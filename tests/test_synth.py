@@ -154,7 +154,7 @@ def test_speaker_identity_merges_one_human_and_one_timbre():
 
 
 def test_speaker_identity_reads_espeak_variant_timbre():
-    from speechrnn.synth.engines import espeak_data_dir
+    from speechrnn.synth.timbres import espeak_data_dir
     from speechrnn.synth.voices import speaker_identity
 
     data = espeak_data_dir()

@@ -6,9 +6,9 @@ from speechrnn.data.manifest import read_manifest
 from speechrnn.errors import ConfigError, SynthesisError
 from speechrnn.synth.engines import ENGINES, synthesize
 from speechrnn.synth.presets import KeywordConfig, SpeakerConfig, build_keywords, build_speakers
-from speechrnn.synth.timbres import (ensure_timbre, generated_voices, is_generated, timbre_gender, timbre_name,
+from speechrnn.synth.timbres import (ensure_timbre, is_generated, timbre_gender, timbre_name,
                                      timbre_text)
-from speechrnn.synth.voices import list_voices, speaker_identity, voice_by_id
+from speechrnn.synth.voices import generated_voices, list_voices, speaker_identity, voice_by_id
 
 
 @pytest.fixture(autouse=True)

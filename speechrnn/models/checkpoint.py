@@ -23,7 +23,6 @@ Example
 """
 from __future__ import annotations
 
-import io
 import os
 import warnings
 from pathlib import Path

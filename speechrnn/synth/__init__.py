@@ -14,10 +14,9 @@ Example
 """
 from .augment import AugmentConfig, augment
 from .engines import ENGINES, Voice, synthesize
-from .timbres import generated_voices
 from .presets import (KeywordConfig, SpeakerConfig, TranscriptionConfig, build_keywords,
                       build_speakers, build_transcription)
-from .voices import list_voices, select_voices, split_voices
+from .voices import generated_voices, list_voices, select_voices, split_voices
 
 __all__ = ["AugmentConfig", "augment", "ENGINES", "Voice", "synthesize", "KeywordConfig",
            "SpeakerConfig", "TranscriptionConfig", "build_keywords", "build_speakers",

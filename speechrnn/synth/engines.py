@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SynthesisError
+from .timbres import ensure_timbre, is_generated, timbre_gender
 
 __all__ = ["Voice", "Engine", "EspeakEngine", "FliteEngine", "FestivalEngine", "PiperEngine",
            "ENGINES", "synthesize"]
@@ -276,8 +277,6 @@ class EspeakEngine(Engine):
 
     def voice(self, name: str) -> Voice:
         """An installed voice, or a base voice with a generated timbre (``en-us+gen0x0007``)."""
-        from .timbres import is_generated, timbre_gender
-
         base, _, variant = name.partition("+")
         if is_generated(variant):
             b = super().voice(base)
@@ -289,8 +288,6 @@ class EspeakEngine(Engine):
                 "word_gap": int(rng.integers(0, 4)), "amplitude": int(rng.integers(80, 181))}
 
     def _synthesize(self, text, voice, params):
-        from .timbres import ensure_timbre, is_generated
-
         variant = (voice.arg or voice.name).partition("+")[2]
         path = [f"--path={ensure_timbre(variant)}"] if is_generated(variant) else []
         cmd = [self.program, *path, "-v", voice.arg or voice.name, "--stdout",
@@ -301,16 +298,6 @@ class EspeakEngine(Engine):
 
 
 @functools.lru_cache(maxsize=1)
-def espeak_data_dir() -> Path | None:
-    """espeak-ng's data folder (``espeak-ng --version`` says "Data at: ..."), None if unknown."""
-    try:
-        out = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    m = re.search(r"Data at:\s*(\S+)", out)
-    return Path(m.group(1)) if m and Path(m.group(1)).is_dir() else None
-
-
 def _mbrola_voice_installed(file: str) -> bool:
     code = re.sub(r"^mb/mb-", "", file).split("-")[0]
     return shutil.which("mbrola") is not None and any(

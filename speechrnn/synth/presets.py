@@ -158,7 +158,7 @@ def _voices(cfg: _Common):
 
 def _generated(cfg: _Common, voices) -> list:
     """``cfg.generated_timbres`` new espeak-ng speakers, accents drawn from ``voices``' bases."""
-    from .timbres import generated_voices
+    from .voices import generated_voices
 
     return generated_voices(cfg.generated_timbres, cfg.seed, voices)
 

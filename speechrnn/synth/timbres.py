@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from ..errors import SynthesisError
 from ..fileio import atomic_write
 
 __all__ = ["GENERATED", "is_generated", "timbre_name", "timbre_text", "timbre_gender", "timbre_data_dir",
-           "ensure_timbre", "generated_voices"]
+           "ensure_timbre", "espeak_data_dir"]
 
 GENERATED = re.compile(r"^gen(\d+)x(\d{4})$")
 
@@ -105,8 +106,6 @@ def timbre_data_dir(variant: str) -> Path:
     ``espeak-ng/<seed>-<shard>/espeak-ng-data``. Built once; concurrent builders race harmlessly
     (each builds in its own folder and renames).
     """
-    from .engines import espeak_data_dir
-
     seed, index = _parse(variant)
     cache = Path(os.environ.get("SPEECHRNN_CACHE") or Path.home() / ".cache" / "speechrnn")
     root = cache / "espeak-ng" / f"{seed}-{index // _SHARD}"
@@ -148,25 +147,11 @@ def ensure_timbre(variant: str) -> Path:
     return data
 
 
-def generated_voices(count: int, seed: int, bases: list) -> list:
-    """``count`` new speakers: generated timbre ``i`` of ``seed`` speaking one base accent.
-
-    Parameters
-    ----------
-    bases : list of Voice
-        espeak-ng base voices (no variant) to draw the accent from, e.g. the installed English
-        ones; a timbre keeps one accent, as a person does.
-    """
-    from .engines import ENGINES
-
-    if count <= 0:
-        return []
-    bases = [b for b in bases if b.engine == "espeak-ng" and "+" not in b.name and not b.arg.startswith("mb/")]
-    if not bases:
-        raise SynthesisError("generated timbres need an installed espeak-ng English voice")
-    rng = np.random.default_rng([int(seed), 104729])
-    voices = []
-    for i in range(count):
-        b = bases[int(rng.integers(len(bases)))]
-        voices.append(ENGINES["espeak-ng"].voice(f"{b.name}+{timbre_name(seed, i)}"))
-    return voices
+def espeak_data_dir() -> Path | None:
+    """espeak-ng's data folder (``espeak-ng --version`` says "Data at: ..."), None if unknown."""
+    try:
+        out = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"Data at:\s*(\S+)", out)
+    return Path(m.group(1)) if m and Path(m.group(1)).is_dir() else None

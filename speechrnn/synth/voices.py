@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import SynthesisError
-from .engines import ENGINES, Voice, espeak_data_dir
+from .engines import ENGINES, Voice
+from .timbres import espeak_data_dir, timbre_name
 
-__all__ = ["VoiceReport", "list_voices", "other_language_voices", "select_voices", "speaker_identity", "split_voices", "voice_by_id"]
+__all__ = ["VoiceReport", "list_voices", "generated_voices", "other_language_voices", "select_voices", "speaker_identity", "split_voices", "voice_by_id"]
 
 
 @dataclass
@@ -200,3 +201,25 @@ def split_voices(voices: list[Voice], held_out: float | int, seed: int = 0,
         held += [v for i in sorted(order[:k]) for v in by_who[g[i]]]
         train += [v for i in sorted(order[k:]) for v in by_who[g[i]]]
     return sorted(train, key=lambda v: v.id), sorted(held, key=lambda v: v.id)
+
+
+def generated_voices(count: int, seed: int, bases: list) -> list:
+    """``count`` new speakers: generated timbre ``i`` of ``seed`` speaking one base accent.
+
+    Parameters
+    ----------
+    bases : list of Voice
+        espeak-ng base voices (no variant) to draw the accent from, e.g. the installed English
+        ones; a timbre keeps one accent, as a person does.
+    """
+    if count <= 0:
+        return []
+    bases = [b for b in bases if b.engine == "espeak-ng" and "+" not in b.name and not b.arg.startswith("mb/")]
+    if not bases:
+        raise SynthesisError("generated timbres need an installed espeak-ng English voice")
+    rng = np.random.default_rng([int(seed), 104729])
+    voices = []
+    for i in range(count):
+        b = bases[int(rng.integers(len(bases)))]
+        voices.append(ENGINES["espeak-ng"].voice(f"{b.name}+{timbre_name(seed, i)}"))
+    return voices
