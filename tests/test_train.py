@@ -261,7 +261,7 @@ def test_unreadable_files_do_not_stop_training_or_evaluation(tmp_path, capsys, c
     assert "2 of 4 utterance(s) could not be read" in cap.err
     assert len(errors.read_text().splitlines()) == 1 + 2
     from speechrnn.decoding import DecodingConfig
-    from speechrnn.tasks.transcription import tune_decoding
+    from speechrnn.inference.evaluation import tune_decoding
 
     [(_, rates)] = tune_decoding(exp / "best.pt", m, [DecodingConfig()])  # what tune-decoding reports
     assert len(rates.utterances) == 2 and sorted(i for i, _ in rates.skipped) == ["train-1", "train-3"]

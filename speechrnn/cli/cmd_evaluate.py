@@ -60,7 +60,7 @@ def run_tune(args) -> int:
     from ..config import from_dict
     from ..decoding import DecodingConfig
     from ..inference.models import resolve_model
-    from ..tasks.transcription import tune_decoding
+    from ..inference.evaluation import tune_decoding
 
     check_device(args.device)
     args.checkpoint = resolve_model(args.checkpoint)
@@ -93,7 +93,7 @@ def run_tune(args) -> int:
 
 def run(args) -> int:
     from ..inference.models import resolve_model
-    from ..tasks.transcription import evaluate_checkpoint
+    from ..inference.evaluation import evaluate_checkpoint
 
     check_device(args.device)
     model = resolve_model(args.checkpoint)
