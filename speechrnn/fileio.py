@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_path", "atomic_write", "write_json"]
+__all__ = ["atomic_path", "atomic_write", "write_json", "write_text"]
 
 
 def _read_umask() -> int:
@@ -90,6 +90,12 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, encoding: str | N
                 os.fsync(f.fileno())
     if durable:
         _fsync_dir(Path(path).parent)
+
+
+def write_text(path: str | os.PathLike, text: str, *, durable: bool = True) -> None:
+    """Write ``text`` (UTF-8) atomically; the replacement for ``Path.write_text``."""
+    with atomic_write(path, "w", encoding="utf-8", durable=durable) as f:
+        f.write(text)
 
 
 def write_json(path: str | os.PathLike, data, indent: int = 2) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .fileio import atomic_path
 from .metrics import MetricsError
 
 
@@ -72,7 +73,8 @@ def plot_det(
         if curves:
             ax.legend()
         fig.tight_layout()
-        fig.savefig(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png")
     finally:
         plt.close(fig)
     return path
@@ -122,7 +124,8 @@ def plot_confusion(
         if title:
             ax.set_title(title)
         fig.tight_layout()
-        fig.savefig(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png")
     finally:
         plt.close(fig)
     return path

@@ -25,12 +25,11 @@ def expand_inputs(items: list[str]) -> list[str]:
 
 
 def run_transcribe(args) -> int:
-    from tqdm import tqdm
-
     from ..errors import ConfigError, SpeechRNNError
     from ..fileio import atomic_write
     from ..inference import Recognizer
     from ..inference.models import resolve_model
+    from ..progress import progress_bar
     from ..writers import Listing, get_writer
 
     writer = get_writer(args.format)
@@ -45,7 +44,7 @@ def run_transcribe(args) -> int:
     rec = Recognizer.load(model, device=args.device, threads=args.threads,
                           decoding=decoding_for(args, model))
     listing = Listing(args.format, sys.stdout)
-    bar = tqdm(files, unit="file", disable=len(files) < 2 or not sys.stderr.isatty(), file=sys.stderr)
+    bar = progress_bar(files, unit="file", enabled=len(files) > 1)
     for i, f in enumerate(bar):
         try:
             result = rec.transcribe(f)

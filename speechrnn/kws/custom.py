@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError
+from ..fileio import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,8 @@ def train_custom_keyword(word: str, out: str | Path, work_dir: str | Path,
               "dev_accuracy": result["best"], "test_accuracy": test_acc,
               "seconds": {"synthesis": round(t_synth, 1), "training": round(t_train, 1),
                           "total": round(time.perf_counter() - t0, 1)}}
-    shutil.copyfile(exp / "config.yaml", out.with_suffix(".config.yaml"))
+    with atomic_path(out.with_suffix(".config.yaml")) as tmp:
+        shutil.copyfile(exp / "config.yaml", tmp)
     return report
 
 

@@ -199,7 +199,7 @@ def run_jobs(out_dir, jobs: list[Job], *, aug: AugmentConfig | None = None, work
     babble : list of str
         WAV paths used as babble noise by the augmentation.
     """
-    from tqdm import tqdm
+    from ..progress import progress_bar
 
     out = check_out_dir(out_dir)
     aug = aug or AugmentConfig.off()
@@ -212,7 +212,8 @@ def run_jobs(out_dir, jobs: list[Job], *, aug: AugmentConfig | None = None, work
     workers = workers or os.cpu_count() or 1
     init = (str(out), aug_settings, list(babble or []), None if noise_dir is None else str(noise_dir))
     with open(out / LOG_NAME, "a", encoding="utf-8") as log, \
-            tqdm(total=len(todo), desc=desc, unit="utt", disable=not progress or not todo) as bar:
+            progress_bar(total=len(todo), desc=desc, unit="utt",
+                         enabled=progress and bool(todo)) as bar:
         def record(r: JobResult) -> None:
             r.key = keys[r.path]
             results[r.path] = r

@@ -36,7 +36,6 @@ speakers::
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, SynthesisError
+from ..fileio import write_json, write_text
 from .augment import AugmentConfig
 from .build import Job, check_out_dir, colored_noise_file, mix_babble_file, run_jobs
 from .voices import speaker_identity, split_voices
@@ -194,7 +194,7 @@ def _finish(out: Path, summary: dict, results: dict, started: float) -> dict:
     if failed:
         summary["failures"] = dict(list(sorted(failed.items()))[:20])
     summary["build_seconds"] = round(time.time() - started, 1)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(out / "summary.json", summary)
     return summary
 
 
@@ -318,9 +318,10 @@ def build_keywords(out_dir, cfg: KeywordConfig) -> dict:
     _check_results(results, jobs)
     ok = [(s, w, j) for s, w, j in plan if not results[j.path].error]
     mix_babble_file(noise_dir / "babble.wav", [out / j.path for _, _, j in ok[:40]], cfg.noise_seconds, cfg.seed)
-    (out / "validation_list.txt").write_text("".join(j.path + "\n" for s, _, j in ok if s == "dev"))
-    (out / "testing_list.txt").write_text("".join(j.path + "\n" for s, _, j in ok if s == "test"))
-    (out / "testing_seen_list.txt").write_text("".join(j.path + "\n" for s, _, j in ok if s == "test_seen"))
+    write_text(out / "validation_list.txt", "".join(j.path + "\n" for s, _, j in ok if s == "dev"))
+    write_text(out / "testing_list.txt", "".join(j.path + "\n" for s, _, j in ok if s == "test"))
+    write_text(out / "testing_seen_list.txt",
+               "".join(j.path + "\n" for s, _, j in ok if s == "test_seen"))
     noises = sorted(noise_dir.glob("*.wav"))
     splits = {}
     for split in ("train", "dev", "test", "test_seen"):
@@ -422,7 +423,7 @@ def build_speakers(out_dir, cfg: SpeakerConfig) -> dict:
         write_manifest(out / f"{split}.jsonl", utts)
         splits[split] = {"utterances": len(utts), "voices": len({u.speaker for u in utts})}
     trials = _trials(utt_by_split["verify"], cfg.trials_per_utt, rng)
-    (out / "trials.txt").write_text("".join(f"{t} {a} {b}\n" for t, a, b in trials))
+    write_text(out / "trials.txt", "".join(f"{t} {a} {b}\n" for t, a, b in trials))
     summary = {
         "preset": "speakers", "seed": cfg.seed, "sample_rate": 16000, "splits": splits,
         "utterances": sum(s["utterances"] for s in splits.values()),

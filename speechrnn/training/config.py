@@ -65,7 +65,7 @@ class TrainConfig:
     init_from: str | None = None  # checkpoint to initialise from (transfer learning)
     freeze_layers: int = 0  # freeze subsampling + the first K recurrent layers
     cmvn_max_utterances: int = 2000  # training utterances used for global CMVN statistics
-    progress: bool = True  # tqdm progress bar (rank 0)
+    progress: bool = True  # epoch progress bar (rank 0), drawn only when stderr is a terminal
 
     def validate(self) -> None:
         for name in ("epochs", "accum_steps"):

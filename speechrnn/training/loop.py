@@ -13,6 +13,7 @@ import yaml
 from torch.utils.data import DataLoader
 
 from ..errors import CheckpointError, ConfigError
+from ..fileio import write_text
 from ..models.checkpoint import (
     average_checkpoints, checkpoint_dict, atomic_torch_save, read_checkpoint,
 )
@@ -279,10 +280,10 @@ class Trainer:
         loader = self._loader(self.train_ds, todo, tc.seed * 1000 + self.epoch)
         bar = None
         if self.dist.is_main and tc.progress:
-            from tqdm.auto import tqdm
+            from ..progress import progress_bar  # drawn only when stderr is a terminal
 
-            bar = tqdm(total=len(batches), initial=self.batch_in_epoch, desc=f"epoch {self.epoch}",
-                       leave=False, dynamic_ncols=True)
+            bar = progress_bar(total=len(batches), initial=self.batch_in_epoch,
+                               desc=f"epoch {self.epoch}", leave=False, dynamic_ncols=True)
         self.model.train()
         losses, audio_s, t0 = [], 0.0, time.perf_counter()
         window_loss, norm = [], float("nan")
@@ -386,7 +387,8 @@ class Trainer:
             if self.dist.is_main:
                 self.exp_dir.mkdir(parents=True, exist_ok=True)
                 if self.resolved is not None:
-                    (self.exp_dir / "config.yaml").write_text(yaml.safe_dump(self.resolved, sort_keys=False))
+                    write_text(self.exp_dir / "config.yaml",
+                               yaml.safe_dump(self.resolved, sort_keys=False))
             D.barrier(self.dist)
             self._build()
             self.logger = RunLogger(self.exp_dir) if self.dist.is_main else None
