@@ -8,7 +8,8 @@ from speechrnn.errors import CheckpointError
 from speechrnn.features import FeatureConfig
 from speechrnn.models import AcousticModel, EncoderConfig, HeadConfig, ModelConfig, load_model, save_checkpoint
 from speechrnn.models.checkpoint import export_int8, read_checkpoint
-from speechrnn.models.ensemble import EnsembleModel, write_ensemble
+from speechrnn.models.checkpoint import write_ensemble
+from speechrnn.models.ensemble import EnsembleModel
 import speechrnn.tasks.keywords  # noqa: F401  (registers the classifier head)
 
 torch.set_num_threads(1)

@@ -177,7 +177,7 @@ def run_soft_labels(args) -> int:
 
 def run_ensemble(args) -> int:
     from ..inference.models import resolve_model
-    from ..models.ensemble import write_ensemble
+    from ..models.checkpoint import write_ensemble
 
     args.models = [resolve_model(m) for m in args.models]
     out = write_ensemble(args.models, args.out, description=args.description)

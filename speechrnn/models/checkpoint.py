@@ -300,3 +300,43 @@ def average_checkpoints(paths, dst) -> Path:
     out["extra"] = dict(out["extra"], averaged_from=[str(p) for p in paths])
     atomic_torch_save(out, dst)
     return Path(dst)
+
+
+def ensemble_dict(members: list[dict], extra: dict | None = None) -> dict:
+    """Ensemble checkpoint dict from validated single-model checkpoint dicts."""
+    from .. import __version__
+    from .ensemble import is_ensemble
+
+    if len(members) < 2:
+        raise CheckpointError(f"an ensemble needs at least 2 members, got {len(members)}")
+    singles = []
+    for m in members:
+        if is_ensemble(m):  # flatten: an ensemble of ensembles is the ensemble of all members
+            singles += m["members"]
+        else:
+            singles.append({k: v for k, v in m.items() if k not in ("training", "extra")})
+    ckpt = {"format_version": FORMAT_VERSION, "speechrnn_version": __version__,
+            "task": singles[0]["task"], "labels": singles[0]["labels"], "members": singles}
+    if extra is not None:
+        ckpt["extra"] = extra
+    return ckpt
+
+
+def write_ensemble(paths: list, out, *, description: str | None = None) -> Path:
+    """Write the ensemble of the checkpoints ``paths`` to ``out`` (atomic) and return ``out``.
+
+    The members are checked to build together (same task, labels and sample rate) before
+    anything is written; ``extra.members`` records the source files.
+    """
+    cks = [read_checkpoint(p) for p in paths]
+    for p, ck in zip(paths[1:], cks[1:]):
+        if (ck["task"], ck["labels"]) != (cks[0]["task"], cks[0]["labels"]):
+            raise CheckpointError(f"{p}: a {ck['task']!r} model with other labels than {paths[0]} "
+                                  f"(a {cks[0]['task']!r} model); ensemble members must share them")
+    extra = {"members": [str(p) for p in paths]}
+    if description:
+        extra["description"] = description
+    ckpt = ensemble_dict(cks, extra)
+    build_model_from_checkpoint(ckpt, out)  # raises before writing if the members disagree
+    atomic_torch_save(ckpt, out)
+    return Path(out)

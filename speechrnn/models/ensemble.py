@@ -13,13 +13,13 @@ File layout (``torch.load(weights_only=True)``)::
 
 Example
 -------
+>>> from speechrnn.models.checkpoint import write_ensemble, load_model   # doctest: +SKIP
 >>> write_ensemble(["a/best.pt", "b/best.pt"], "kws.pt")   # doctest: +SKIP
 >>> load_model("kws.pt")(waveforms, lengths)                # log mean posterior (B, C)  # doctest: +SKIP
 """
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -27,8 +27,7 @@ from torch import Tensor, nn
 
 from ..errors import CheckpointError
 
-__all__ = ["EnsembleModel", "ENSEMBLE_KEYS", "ENSEMBLE_TASKS", "ensemble_dict", "is_ensemble",
-           "require_single", "write_ensemble"]
+__all__ = ["EnsembleModel", "ENSEMBLE_KEYS", "ENSEMBLE_TASKS", "is_ensemble", "require_single"]
 
 ENSEMBLE_KEYS = ("format_version", "speechrnn_version", "task", "labels", "members")
 ENSEMBLE_TASKS = ("keywords",)  # classifiers whose outputs are class logits
@@ -82,45 +81,3 @@ class EnsembleModel(nn.Module):
         logp = torch.stack([F.log_softmax(m(waveforms, lengths)[0].float(), dim=-1)
                             for m in self.members])  # (K, B, C)
         return torch.logsumexp(logp, dim=0) - math.log(len(self.members)), lengths  # (B, C)
-
-
-def ensemble_dict(members: list[dict], extra: dict | None = None) -> dict:
-    """Ensemble checkpoint dict from validated single-model checkpoint dicts."""
-    from .. import __version__
-    from .checkpoint import FORMAT_VERSION
-
-    if len(members) < 2:
-        raise CheckpointError(f"an ensemble needs at least 2 members, got {len(members)}")
-    singles = []
-    for m in members:
-        if is_ensemble(m):  # flatten: an ensemble of ensembles is the ensemble of all members
-            singles += m["members"]
-        else:
-            singles.append({k: v for k, v in m.items() if k not in ("training", "extra")})
-    ckpt = {"format_version": FORMAT_VERSION, "speechrnn_version": __version__,
-            "task": singles[0]["task"], "labels": singles[0]["labels"], "members": singles}
-    if extra is not None:
-        ckpt["extra"] = extra
-    return ckpt
-
-
-def write_ensemble(paths: list, out, *, description: str | None = None) -> Path:
-    """Write the ensemble of the checkpoints ``paths`` to ``out`` (atomic) and return ``out``.
-
-    The members are checked to build together (same task, labels and sample rate) before
-    anything is written; ``extra.members`` records the source files.
-    """
-    from .checkpoint import atomic_torch_save, build_model_from_checkpoint, read_checkpoint
-
-    cks = [read_checkpoint(p) for p in paths]
-    for p, ck in zip(paths[1:], cks[1:]):
-        if (ck["task"], ck["labels"]) != (cks[0]["task"], cks[0]["labels"]):
-            raise CheckpointError(f"{p}: a {ck['task']!r} model with other labels than {paths[0]} "
-                                  f"(a {cks[0]['task']!r} model); ensemble members must share them")
-    extra = {"members": [str(p) for p in paths]}
-    if description:
-        extra["description"] = description
-    ckpt = ensemble_dict(cks, extra)
-    build_model_from_checkpoint(ckpt, out)  # raises before writing if the members disagree
-    atomic_torch_save(ckpt, out)
-    return Path(out)
