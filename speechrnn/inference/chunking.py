@@ -74,6 +74,32 @@ class ChunkedCTC:
             self._buf_start = new_start
         return torch.cat(pieces) if pieces else torch.zeros(0, 0)
 
+    @property
+    def emitted(self) -> int:
+        """Output frames finalized so far (global frame index of the next one)."""
+        return self._emitted
+
+    def provisional(self, since_frame: int) -> torch.Tensor:
+        """Frames ``[since_frame, end of the audio so far)`` computed *without* right context.
+
+        For live partial results: the window runs from ``context`` samples before
+        ``since_frame`` (at least the first unfinalized frame) to the last sample fed, so the
+        cost is bounded by that span, not by the stream's length. These frames are not final:
+        :meth:`feed` later emits them again, computed with context on both sides.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, V)`` for global frames ``since_frame ..``, ``N`` may be 0.
+        """
+        since_frame = max(since_frame, self._emitted)
+        start = max(self._buf_start, since_frame * self.unit - self.context)  # multiple of unit
+        samples = self._buf[start - self._buf_start:]
+        if samples.shape[0] == 0:
+            return torch.zeros(0, 0)
+        lp = self._run(samples)  # (T', V), frame j is global frame start // unit + j
+        return lp[since_frame - start // self.unit:]
+
     def flush(self) -> torch.Tensor:
         """Process what is left; return the remaining frames ``(N, V)``."""
         if self._buf.shape[0] == 0:
@@ -143,11 +169,23 @@ class SegmentDecoder:
             self._pending = [rest] if rest.shape[0] else []
             self._pending_frames = rest.shape[0]
 
-    def pending_text(self) -> str:
-        """Greedy text of the frames not yet decoded (for partial results)."""
-        if not self._pending:
+    @property
+    def decoded_frames(self) -> int:
+        """Frames decoded into :attr:`texts` so far (global index of the first pending frame)."""
+        return self._offset
+
+    def pending_text(self, provisional: torch.Tensor | None = None) -> str:
+        """Greedy text of the frames not yet decoded (for partial results).
+
+        ``provisional`` ``(N, V)``: frames that follow the pending ones but are not final yet
+        (:meth:`ChunkedCTC.provisional`), decoded together with them.
+        """
+        pieces = list(self._pending)
+        if provisional is not None and provisional.numel():
+            pieces.append(provisional)
+        if not pieces:
             return ""
-        lp = torch.cat(self._pending)
+        lp = torch.cat(pieces)
         cfg = DecodingConfig(method="greedy", word_timestamps=False)
         return decode(lp[None], [lp.shape[0]], self.labels, cfg)[0].text.strip()
 

@@ -23,12 +23,14 @@ import torch
 
 from ..audio import audio_info
 from ..decoding import DecodingConfig, Word
-from ..errors import CheckpointError
-from .audio_blocks import input_blocks
+from ..errors import CheckpointError, ConfigError, SpeechRNNError
+from .audio_blocks import StreamInput, input_blocks
 from .chunking import ChunkedCTC, SegmentDecoder
 from .models import default_model_path
 
 _BLOCK_S = 10.0  # seconds per block when a long file is streamed
+PARTIAL_S = 0.5  # a live stream refreshes its provisional partial text every this many seconds
+REVISE_S = 1.0  # ... recomputing this much of the previous provisional tail with more right context
 
 
 @dataclass
@@ -136,7 +138,7 @@ class Recognizer:
             Overrides the recognizer's default decoding for this call.
         """
         path, blocks = self._blocks(audio, sample_rate)
-        stream = self.stream(decoding=decoding)
+        stream = self.stream(decoding=decoding, partial_s=None)
         for block in blocks:
             stream.feed(block)
         t = stream.finish()
@@ -199,34 +201,134 @@ class Recognizer:
         tokens = self.tokenizer.encode(normalize_text(text))
         return align_words(log_probs.float(), tokens, self.labels, self.frame_shift_s)
 
-    def stream(self, *, decoding: DecodingConfig | None = None) -> "TranscriptionStream":
-        """A new streaming session: feed 16 kHz chunks, read partial text, then finish."""
-        return TranscriptionStream(self, decoding or self.decoding)
+    def stream(self, sample_rate: int | None = None, *, decoding: DecodingConfig | None = None,
+               partial_s: float | None = PARTIAL_S) -> "TranscriptionStream":
+        """A new live transcription session: ``feed(chunk) -> partial text``, ``finish() -> Transcript``.
+
+        Parameters
+        ----------
+        sample_rate : int, optional
+            Rate of the chunks in Hz (default: the model's, 16 kHz); other rates are resampled
+            as they arrive.
+        decoding : DecodingConfig, optional
+            Decoding of the final text (default: the recognizer's).
+        partial_s : float or None
+            Refresh the provisional part of the partial text after every ``partial_s`` seconds
+            of new audio (default 0.5); ``None`` turns provisional partials off (then only text
+            of finalized windows appears before :meth:`TranscriptionStream.finish`).
+
+        See :class:`TranscriptionStream` for chunk types and partial/final semantics.
+        """
+        return TranscriptionStream(self, decoding or self.decoding, sample_rate, partial_s=partial_s)
+
+
+class StreamFinishedError(SpeechRNNError):
+    """A finished stream was fed or finished again."""
 
 
 class TranscriptionStream:
-    """Chunk-by-chunk transcription (one per audio stream; not shared between threads).
+    """Live transcription of one audio stream (one per stream; not shared between threads).
 
-    ``feed(samples)`` returns the partial text so far; ``finish()`` returns the :class:`Transcript`.
-    Text of finished segments is final; the tail after the last segment cut is provisional.
+    Chunks (:meth:`feed`) may be float or integer PCM numpy arrays / torch tensors, ``(N,)`` or
+    ``(N, C)`` frames, or 16-bit little-endian PCM ``bytes``, at the stream's ``sample_rate``
+    (see :class:`~speechrnn.inference.audio_blocks.StreamInput`); any chunk size works, and the
+    final result does not depend on how the audio was cut into chunks.
+
+    Partial and final text
+    ----------------------
+    ``feed`` returns the *partial* text of everything fed so far: the text of finished segments
+    (final, decoded with the stream's decoding, e.g. lexicon + LM), then a greedy reading of
+    the rest. The rest is computed every ``partial_s`` seconds of audio (0.5 s by default) from
+    the audio so far, without right context, so it arrives within about ``partial_s`` of the
+    speech and may change as more audio comes. Audio becomes final in windows of the
+    recognizer's ``chunk_s`` (20 s by default) and text is decoded in segments of up to 30 s.
+    :meth:`finish` decodes the rest and returns the :class:`Transcript`; it equals
+    :meth:`Recognizer.transcribe` of the same audio (which runs this class with partials off).
+
+    Attributes
+    ----------
+    partial : str
+        The latest partial text (what :meth:`feed` returned last).
+    final_text : str
+        Text of the finished segments so far (never changes once there).
+    duration : float
+        Seconds of audio fed (at the model's rate, after resampling).
     """
 
-    def __init__(self, recognizer: Recognizer, decoding: DecodingConfig):
+    def __init__(self, recognizer: Recognizer, decoding: DecodingConfig, sample_rate: int | None = None,
+                 *, partial_s: float | None = PARTIAL_S):
         r = recognizer
+        if partial_s is not None and not (isinstance(partial_s, (int, float)) and partial_s > 0):
+            raise ConfigError(f"stream partial_s must be > 0 seconds (or None for no partials), got {partial_s!r}")
+        self._input = StreamInput(sample_rate, r.sample_rate)
         self._ctc = r._chunked_ctc()
         self._seg = SegmentDecoder(r.labels, r.frame_shift_s, decoding)
         self._samples = 0
         self._rate = r.sample_rate
+        self._every = None if partial_s is None else max(1, int(round(partial_s * r.sample_rate)))
+        self._revise = max(0, int(round(REVISE_S / r.frame_shift_s)))  # provisional frames recomputed
+        self._since = 0  # samples since the last provisional update
+        self._prov = torch.zeros(0, 0)  # provisional frames (N, V) from global frame _prov_start
+        self._prov_start = 0
+        self._done = False
+        self.partial = ""
+        self.sample_rate = self._input.sample_rate
 
-    def feed(self, samples) -> str:
-        x = np.asarray(samples.detach().cpu().numpy() if isinstance(samples, torch.Tensor) else samples,
-                       dtype=np.float32).reshape(-1)
+    @property
+    def duration(self) -> float:
+        return self._samples / self._rate
+
+    @property
+    def final_text(self) -> str:
+        return self._seg.text
+
+    def _update_provisional(self) -> None:
+        emitted = self._ctc.emitted
+        keep = self._prov[max(0, emitted - self._prov_start):] if self._prov.numel() else self._prov
+        start = max(emitted, self._prov_start)
+        since = max(emitted, start + keep.shape[0] - self._revise)
+        keep = keep[: max(0, since - start)]
+        new = self._ctc.provisional(since)
+        pieces = [p for p in (keep, new) if p.numel()]
+        self._prov = torch.cat(pieces) if pieces else torch.zeros(0, 0)
+        self._prov_start = emitted
+
+    def _provisional_after_final(self) -> torch.Tensor:
+        """The provisional frames not yet superseded by final ones."""
+        emitted = self._ctc.emitted
+        if not self._prov.numel() or self._prov_start + self._prov.shape[0] <= emitted:
+            return torch.zeros(0, 0)
+        return self._prov[max(0, emitted - self._prov_start):]
+
+    def feed(self, chunk) -> str:
+        """Add a chunk of audio; return the partial text so far (see the class docstring)."""
+        if self._done:
+            raise StreamFinishedError("this stream is finished; start another with Recognizer.stream()")
+        x = self._input.convert(chunk)
         self._samples += x.shape[0]
         self._seg.add(self._ctc.feed(x))
-        return " ".join(t for t in (self._seg.text, self._seg.pending_text()) if t)
+        if self._every is not None:
+            self._since += x.shape[0]
+            if self._since >= self._every:
+                self._since = 0
+                self._update_provisional()
+            prov = self._provisional_after_final()
+        else:
+            prov = None
+        self.partial = " ".join(t for t in (self._seg.text, self._seg.pending_text(prov)) if t)
+        return self.partial
 
     def finish(self) -> Transcript:
+        """Decode the rest of the audio and return the whole :class:`Transcript` (once)."""
+        if self._done:
+            raise StreamFinishedError("this stream is already finished")
+        self._done = True
+        tail = self._input.flush()
+        self._samples += tail.shape[0]
+        self._seg.add(self._ctc.feed(tail))
         self._seg.add(self._ctc.flush())
         self._seg.finish()
+        self._prov = torch.zeros(0, 0)
+        self.partial = self._seg.text
         return Transcript(self._seg.text, list(self._seg.words), self._samples / self._rate,
                           score=self._seg.score)
