@@ -123,3 +123,45 @@ def test_average_checkpoints(tmp_path, model):
     avg = load_model(average_checkpoints([a, b], tmp_path / "avg.pt"))
     wa = load_model(a).head.proj.weight
     torch.testing.assert_close(avg.head.proj.weight, wa + 0.5)
+
+
+def test_loading_any_task_imports_no_task_module(tmp_path):
+    """The loader sits below the tasks: a speaker model (cosine_embedding head, once defined by
+    the speakers task) loads in a process that never imports speechrnn.tasks."""
+    import subprocess
+    import sys
+
+    from speechrnn.models import HeadConfig
+
+    m = AcousticModel(ModelConfig(encoder=EncoderConfig(hidden_size=8, num_layers=1),
+                                  head=HeadConfig(kind="cosine_embedding", embedding_dim=4)), 3)
+    path = save_checkpoint(tmp_path / "spk.pt", m, task="speakers", labels={"speakers": ["a", "b", "c"]})
+    code = ("import sys\nfrom speechrnn.models import load_model\n"
+            f"m = load_model({str(path)!r})\n"
+            "assert m.cfg.head.kind == 'cosine_embedding'\n"
+            "print(sorted(k for k in sys.modules if k.startswith('speechrnn.tasks')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_registered_head_that_cannot_be_imported_is_named(tmp_path):
+    """A head kind registered as "module:function" is imported when a checkpoint needs it; an
+    ImportError there is reported with the module's name, not hidden behind 'unknown head'."""
+    from speechrnn.models import HeadConfig, register_head
+    from speechrnn.models import heads
+
+    register_head("test_pooled", heads._classifier)
+    try:
+        m = AcousticModel(ModelConfig(encoder=EncoderConfig(hidden_size=8, num_layers=1),
+                                      head=HeadConfig(kind="test_pooled")), 3)
+        path = save_checkpoint(tmp_path / "h.pt", m, task="mytask", labels={})
+        register_head("test_pooled", "speechrnn.models.heads:_classifier")  # lazy, importable
+        assert load_model(path).cfg.head.kind == "test_pooled"
+        register_head("test_pooled", "no_such_package.heads:build")
+        with pytest.raises(CheckpointError, match="no_such_package"):
+            load_model(path)
+    finally:
+        heads._HEADS.pop("test_pooled", None)
+    with pytest.raises(CheckpointError, match="unknown head 'test_pooled'"):
+        load_model(path)
