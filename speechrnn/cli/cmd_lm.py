@@ -4,6 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .options import add_out, positive_int
+
 
 def _sentences(source: str) -> list[str]:
     """Sentences of a manifest (.jsonl: the ``text`` fields), a text file, or a synth text source."""
@@ -44,7 +46,7 @@ def register(sub) -> None:
                     "text files (one sentence a line) or a synth text source (wordnet, fortunes). "
                     "Sentences found in --exclude sources (e.g. dev/test manifests) are left out.")
     p.add_argument("sources", nargs="+", help="manifests, text files or text-source names")
-    p.add_argument("--out", required=True, help="output .arpa path")
-    p.add_argument("--order", type=int, default=3)
+    add_out(p, "output .arpa (or .arpa.gz) path", required=True, metavar="FILE")
+    p.add_argument("--order", type=positive_int, default=3)
     p.add_argument("--exclude", nargs="*", help="sources whose sentences must not be in the LM")
     p.set_defaults(func=run_lm)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 
+from .options import add_positional_out, positional_out
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -28,9 +30,7 @@ def register(subparsers) -> None:
     def corpus(name: str, help: str) -> argparse.ArgumentParser:
         c = corpora.add_parser(name, help=help)
         c.add_argument("corpus_dir", metavar="CORPUS_DIR", help="the corpus folder, as extracted")
-        c.add_argument(
-            "out_dir", metavar="OUT_DIR", help="where <split>.jsonl manifests are written"
-        )
+        add_positional_out(c, "out_dir", "where <split>.jsonl manifests are written", "OUT_DIR")
         c.set_defaults(func=_run)
         return c
 
@@ -84,6 +84,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..data.manifest import labels, speakers, total_duration
 
     kwargs = {k: getattr(args, k) for k in _OPTIONS[args.corpus]}
+    args.out_dir = positional_out(args, "out_dir")
     splits = IMPORTERS[args.corpus](args.corpus_dir, args.out_dir, **kwargs)
     print(f"{'split':<20} {'utterances':>10} {'hours':>8} {'speakers':>8} {'labels':>6}")
     for name, utts in splits.items():
