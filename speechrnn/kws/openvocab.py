@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from ..decoding import keyword_scores
+from ..decoding.greedy import as_log_probs
 from ..errors import ConfigError
 from .detector import KeywordDetection
 
@@ -44,7 +45,7 @@ def search_log_probs(log_probs, keywords: dict[str, list[int]], threshold: float
 
     Parameters
     ----------
-    log_probs : torch.Tensor or np.ndarray, shape (T, V)
+    log_probs : np.ndarray or torch.Tensor, shape (T, V)
     keywords : dict keyword -> token ids
     threshold : float
         Minimum score in (0, 1] (``exp`` of the mean token log-posterior).
@@ -99,44 +100,65 @@ class OpenVocabularyStream:
         Report a keyword only as a whole word (not "go" inside "gone"; see
         :func:`speechrnn.decoding.at_word_boundaries`); needs a character tokenizer with a
         space symbol, otherwise every match is kept.
+
+    :meth:`over` builds the same search over any source of CTC frames (e.g. an ONNX model's,
+    :mod:`speechrnn.runtime`).
     """
 
     def __init__(self, model, keywords, threshold: float = 0.3, *, chunk_s: float = 10.0,
                  context_s: float = 1.0, lookback_s: float = 3.0, settle_s: float = 1.0,
                  whole_words: bool = True):
         from ..inference.chunking import ChunkedCTC
-        from ..text import tokenizer_from_dict
 
         if getattr(model, "task", "transcription") != "transcription":
             raise ConfigError(f"open-vocabulary search needs a transcription (CTC) model, got a "
                               f"{model.task!r} model")
-        if not keywords:
-            raise ConfigError("open-vocabulary search: give at least one keyword")
-        if not 0.0 < threshold <= 1.0:
-            raise ConfigError(f"open-vocabulary threshold must be in (0, 1], got {threshold}")
-        tok = tokenizer_from_dict(model.labels)
-        self.keywords = {k: keyword_token_ids(tok, k) for k in keywords}
-        self.threshold = threshold
-        symbols = getattr(tok, "symbols", None) or []
-        self._space = symbols.index(" ") + 1 if whole_words and " " in symbols else None
         enc = model.encoder.cfg
         factor = 1 if enc.subsampling == "none" else enc.subsampling_factor
         unit = model.frontend.hop_length * factor  # samples per output frame
         sr = model.feature_cfg.sample_rate
-        self.shift = unit / sr
-        self._ctc = ChunkedCTC(model.eval(), unit, chunk_s, context_s, sr)
+        ctc = ChunkedCTC(model.eval(), unit, chunk_s, context_s, sr)
+        self._setup(ctc, model.labels, unit / sr, keywords, threshold, lookback_s, settle_s,
+                    whole_words)
+
+    @classmethod
+    def over(cls, ctc, labels: dict, frame_shift_s: float, keywords, threshold: float = 0.3, *,
+             lookback_s: float = 3.0, settle_s: float = 1.0,
+             whole_words: bool = True) -> "OpenVocabularyStream":
+        """The search over ``ctc``: any object whose ``feed(samples (S,))`` and ``flush()``
+        return newly final CTC log-probabilities ``(N, V)`` (numpy or torch), as
+        :class:`~speechrnn.inference.chunking.ChunkedCTC` does; ``labels`` is the model's
+        tokenizer dict, ``frame_shift_s`` its seconds per output frame."""
+        self = cls.__new__(cls)
+        self._setup(ctc, labels, frame_shift_s, keywords, threshold, lookback_s, settle_s,
+                    whole_words)
+        return self
+
+    def _setup(self, ctc, labels: dict, shift: float, keywords, threshold: float,
+               lookback_s: float, settle_s: float, whole_words: bool) -> None:
+        from ..text import tokenizer_from_dict
+
+        if not keywords:
+            raise ConfigError("open-vocabulary search: give at least one keyword")
+        if not 0.0 < threshold <= 1.0:
+            raise ConfigError(f"open-vocabulary threshold must be in (0, 1], got {threshold}")
+        tok = tokenizer_from_dict(labels)
+        self.keywords = {k: keyword_token_ids(tok, k) for k in keywords}
+        self.threshold = threshold
+        symbols = getattr(tok, "symbols", None) or []
+        self._space = symbols.index(" ") + 1 if whole_words and " " in symbols else None
+        self.shift = shift
+        self._ctc = ctc
         self._lookback = max(1, int(round(lookback_s / self.shift)))
         self._settle = max(1, int(round(settle_s / self.shift)))
-        self._frames: list = []  # pending frames: tensors (T_i, V)
+        self._frames: list[np.ndarray] = []  # pending frames (T_i, V)
         self._offset = 0  # global index of the first pending frame
         self._final_end = {k: 0.0 for k in self.keywords}  # seconds: end of the last reported match
 
     def _search(self, final: bool) -> list[KeywordDetection]:
         if not self._frames:
             return []
-        import torch  # here: search_log_probs (reused by speechrnn.runtime) needs no torch
-
-        lp = torch.cat(self._frames)  # (T, V)
+        lp = np.concatenate(self._frames)  # (T, V)
         n = lp.shape[0]
         limit = n if final else n - self._settle  # matches must end before this frame
         if limit <= 0:
@@ -155,17 +177,17 @@ class OpenVocabularyStream:
             self._offset += drop
         return out
 
+    def _add(self, new) -> None:
+        if new.shape[0]:
+            self._frames.append(as_log_probs(new, 2))
+
     def feed(self, samples) -> list[KeywordDetection]:
         """Append samples ``(S,)``; return newly final detections."""
         x = np.asarray(samples, dtype=np.float32).reshape(-1)
-        new = self._ctc.feed(x)
-        if new.numel():
-            self._frames.append(new)
+        self._add(self._ctc.feed(x))
         return self._search(final=False)
 
     def finish(self) -> list[KeywordDetection]:
         """Process the rest of the audio; return the remaining detections."""
-        new = self._ctc.flush()
-        if new.numel():
-            self._frames.append(new)
+        self._add(self._ctc.flush())
         return self._search(final=True)
