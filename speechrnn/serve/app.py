@@ -191,6 +191,10 @@ def create_app(config: ServeConfig | dict | None = None) -> FastAPI:
     async def page():
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():
+        return Response(status_code=204)
+
     @app.get("/health")
     async def health():
         return {"status": "ok"}
