@@ -13,9 +13,10 @@ Formats
     ``speechrnn.json`` (:data:`METADATA_FILE`); read them with :func:`load_torchscript`. With
     ``int8`` the model is dynamically quantized (int8 LSTM/Linear) before tracing.
 
-ONNX is not offered: the TorchScript-based ONNX exporter cannot export the complex STFT of the
-front-end, and the ``torch.export``-based one fixes the time dimension after the first recurrent
-layer, so the graph fails on any other input length.
+``onnx``
+    An ONNX graph (opset 17) with the front-end inside, for onnxruntime and
+    :mod:`speechrnn.runtime` (no torch); see :mod:`speechrnn.export_onnx`. ``int8``: onnxruntime
+    dynamic quantization of the LSTM / Linear weights.
 
 Tracing records one execution path; the exported module is therefore checked on a second batch of
 a different size and length (with padding) and the export is refused when outputs differ.
@@ -43,7 +44,7 @@ from .models import export_int8, load_model, quantize_dynamic, read_checkpoint
 from .models.ensemble import require_single
 from .models.checkpoint import atomic_torch_save, build_model_from_checkpoint
 
-FORMATS = ("checkpoint", "torchscript")
+FORMATS = ("checkpoint", "torchscript", "onnx")
 METADATA_FILE = "speechrnn.json"
 
 # Example batches (seconds per item) for tracing and for the check on a different shape.
@@ -236,4 +237,8 @@ def export_model(src, dst, *, format: str = "checkpoint", int8: bool = False,
         raise ExportError(f"{dst}: output would overwrite the input checkpoint")
     if format == "torchscript":
         return export_torchscript(src, dst, int8=int8, description=description)
+    if format == "onnx":
+        from .export_onnx import export_onnx
+
+        return export_onnx(src, dst, int8=int8, description=description)
     return export_checkpoint(src, dst, int8=int8, description=description)

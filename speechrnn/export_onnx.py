@@ -39,6 +39,7 @@ Example
 from __future__ import annotations
 
 import json
+import logging
 import math
 import tempfile
 import warnings
@@ -49,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import CheckpointError
+from .export import ExportError, frame_shift_seconds
 from .features import MFCCFrontend
 from .fileio import atomic_path
 
@@ -71,10 +72,6 @@ OUTPUT_NAMES = {"transcription": ["log_probs", "out_lengths"], "keywords": ["sco
 TRACE_SECONDS = (1.0, 0.6)
 CHECK_SECONDS = (None, 1.7, 0.45)  # None: the whole sample (2.9 s)
 SAMPLE = Path(__file__).parent / "assets" / "samples" / "sample.wav"
-
-
-class ExportError(CheckpointError):
-    """A model cannot be exported to ONNX, or the ONNX graph does not reproduce it."""
 
 
 # --------------------------------------------------------------------------- front-end
@@ -260,7 +257,6 @@ def onnx_metadata(ckpt: dict, model, src, dst, description: str | None = None) -
     }
     copies: list = []
     if task == "transcription":
-        from .export import frame_shift_seconds
         from .inference.model_decoding import carry_decoding
         from .inference.recognizer import output_labels
         from .text import tokenizer_from_dict
@@ -334,11 +330,15 @@ def _quantize(src: Path, dst: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     frontend = [n.name for n in onnx.load(str(src)).graph.node if "frontend" in n.name]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["LSTM", "GRU", "MatMul", "Gemm"],
-                         nodes_to_exclude=frontend)
+    logging.disable(logging.WARNING)  # onnxruntime's quantizer logs advice on the root logger
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8,
+                             op_types_to_quantize=["LSTM", "GRU", "MatMul", "Gemm"],
+                             nodes_to_exclude=frontend)
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _check(model, path: Path, task: str, sample_rate: int, int8: bool) -> float:

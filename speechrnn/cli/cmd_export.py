@@ -54,9 +54,10 @@ def register(sub) -> None:
     # choices are checked by export_model (an unknown one lists them): importing speechrnn.export
     # here would load torch for `speechrnn --help`
     p.add_argument("--format", default="checkpoint",
-                   help="checkpoint (default; loads with speechrnn.load_model) or torchscript")
+                   help="checkpoint (default; loads with speechrnn.load_model), torchscript, or "
+                        "onnx (front-end inside; runs on speechrnn.runtime without torch)")
     p.add_argument("--int8", action="store_true",
-                   help="int8 weights (checkpoint: ~4x smaller file; torchscript: dynamic "
+                   help="int8 weights (checkpoint: ~4x smaller file; torchscript / onnx: dynamic "
                         "int8 quantization for faster CPU inference)")
     p.add_argument("--description", help="free text stored with the model (shown by `models`)")
     p.add_argument("--threads", type=positive_int, help="torch CPU threads")
