@@ -81,7 +81,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, encoding: str | N
     ``durable`` as for :func:`atomic_path` (off for bulk writes such as synthesized audio).
     """
     if mode not in ("w", "wb"):
-        raise ValueError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}")
+        from .errors import ConfigError
+
+        raise ConfigError(f"atomic_write mode must be 'w' or 'wb', got {mode!r}")
     with atomic_path(path, durable=False) as tmp:
         with open(tmp, mode, encoding=encoding) as f:
             yield f
