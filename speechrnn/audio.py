@@ -42,6 +42,7 @@ from .errors import (
     AudioError,
     AudioFileNotFoundError,
     AudioTooLongError,
+    ConfigError,
     CorruptAudioError,
     EmptyAudioError,
     InvalidSamplesError,
@@ -292,9 +293,9 @@ def load_audio(
         the file.
     """
     if offset < 0:
-        raise ValueError(f"offset must be >= 0, got {offset}")
+        raise ConfigError(f"offset must be >= 0, got {offset}")
     if duration is not None and duration <= 0:
-        raise ValueError(f"duration must be > 0, got {duration}")
+        raise ConfigError(f"duration must be > 0, got {duration}")
     p = _check_file(path)
     info = _info(p)
     sr, total = int(info.samplerate), int(info.frames)
@@ -437,7 +438,7 @@ def resample(samples: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarra
     if orig_rate == target_rate:
         return x
     if orig_rate <= 0 or target_rate <= 0:
-        raise ValueError(f"sample rates must be positive, got {orig_rate} -> {target_rate}")
+        raise ConfigError(f"sample rates must be positive, got {orig_rate} -> {target_rate}")
     import soxr  # librosa's resampler; imported lazily to keep `import speechrnn` light
 
     return soxr.resample(x, orig_rate, target_rate, quality="HQ").astype(np.float32, copy=False)

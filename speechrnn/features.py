@@ -604,7 +604,7 @@ class MFCCFrontend(nn.Module):
     def set_global_cmvn(self, mean: Tensor, std: Tensor) -> None:
         """Store global statistics ``mean (F,)`` and ``std (F,)`` (floored at 1e-5)."""
         if mean.shape != self.cmvn_mean.shape or std.shape != self.cmvn_std.shape:
-            raise ValueError(
+            raise ConfigError(
                 f"global CMVN stats must have shape ({self.output_dim},), "
                 f"got {tuple(mean.shape)} and {tuple(std.shape)}"
             )
@@ -652,7 +652,8 @@ def compute_global_cmvn(
     finally:
         frontend.train(was_training)
     if count == 0:
-        raise ValueError("compute_global_cmvn: the batches hold no complete frame")
+        raise ConfigError("compute_global_cmvn: the batches hold no complete frame (utterances "
+                          "shorter than one analysis window?)")
     mean = total / count
     var = (total_sq / count - mean * mean).clamp(min=0.0)
     return mean.float(), var.sqrt().float()

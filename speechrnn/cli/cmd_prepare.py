@@ -21,7 +21,7 @@ def register(subparsers) -> None:
         "prepare",
         help="build JSONL manifests from a corpus folder",
         description="Validate a corpus layout and write <OUT_DIR>/<split>.jsonl manifests.",
-        epilog=__doc__.split("Examples\n--------\n", 1)[1],
+        epilog=(__doc__ or "").partition("Examples\n--------\n")[2] or None,  # no docstrings under python -OO
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     corpora = p.add_subparsers(dest="corpus", metavar="CORPUS")

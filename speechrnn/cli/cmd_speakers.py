@@ -199,7 +199,7 @@ def register(sub) -> None:
     v.set_defaults(func=run_verify)
 
     s = sub.add_parser("speakers", help="manage the speaker store; calibrate; evaluate a speaker model",
-                       description=__doc__.split("Examples\n--------\n", 1)[1],
+                       description=(__doc__ or "").partition("Examples\n--------\n")[2] or None,  # no docstrings under python -OO
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     ss = s.add_subparsers(dest="action", metavar="ACTION")
     ss.required = True

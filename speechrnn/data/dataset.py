@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..errors import ConfigError
 from .manifest import Utterance
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class AudioDataset(Dataset):
         on_error: str = "raise",
     ):
         if on_error not in ("raise", "skip", "substitute"):
-            raise ValueError(f"on_error must be raise, skip or substitute, got {on_error!r}")
+            raise ConfigError(f"on_error must be raise, skip or substitute, got {on_error!r}")
         self.utts = list(utts)
         self.sample_rate = sample_rate
         self.max_duration = max_duration
@@ -174,7 +175,7 @@ def collate_audio(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     skipped = [(it["id"], it["error"]) for it in items if "error" in it]  # on_error="skip"
     items = [it for it in items if "error" not in it]
     if not items and not skipped:
-        raise ValueError("collate_audio needs at least one item")
+        raise ConfigError("collate_audio needs at least one item")
     if not items:  # every item unusable: an empty batch that says why
         return {"ids": [], "indices": torch.zeros(0, dtype=torch.int64),
                 "waveforms": torch.zeros(0, 0), "lengths": torch.zeros(0, dtype=torch.int64),

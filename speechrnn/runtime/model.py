@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 
 METADATA_KEY = "speechrnn"  # the key export_onnx writes (kept in sync by tests/test_onnx_export.py)
 FORMAT_VERSION = 1
@@ -114,7 +114,7 @@ class OnnxModel:
         """
         x = np.ascontiguousarray(waveforms, dtype=np.float32)
         if x.ndim != 2:
-            raise ValueError(f"waveforms must be (B, S), got shape {x.shape}")
+            raise ConfigError(f"waveforms must be (B, S), got shape {x.shape}")
         if x.shape[1] < self.min_samples:  # the graph needs one analysis window; lengths mask it
             x = np.pad(x, ((0, 0), (0, self.min_samples - x.shape[1])))
         n = np.asarray(lengths, dtype=np.int64).reshape(-1)

@@ -18,6 +18,12 @@ import time
 import urllib.error
 import urllib.request
 
+from ..errors import SpeechRNNError
+
+
+class ServerStartError(SpeechRNNError, RuntimeError):
+    """The server process exited or did not become ready; the message holds its output."""
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that was free a moment ago."""
@@ -57,7 +63,7 @@ class ServerProcess:
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
+                raise ServerStartError(f"server exited with {self.proc.returncode}:\n{self.output()}")
             try:
                 with urllib.request.urlopen(self.url + "/ready", timeout=2) as r:
                     if r.status == 200:
@@ -66,7 +72,7 @@ class ServerProcess:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"server not ready after {self.ready_timeout} s:\n{self.output()}")
+        raise ServerStartError(f"server not ready after {self.ready_timeout} s:\n{self.output()}")
 
     def output(self) -> str:
         """Everything the server printed so far."""
