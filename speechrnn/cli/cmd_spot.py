@@ -226,7 +226,7 @@ def register(sub) -> None:
         "spot", help="find keywords in audio files (classifier or open vocabulary)",
         description="Print one line per detection: FILE START END KEYWORD SCORE. Bad files are "
                     "reported and skipped; the exit status is 1 if any failed.",
-        epilog=__doc__.split("Examples\n--------\n", 1)[1],
+        epilog=(__doc__ or "").partition("Examples\n--------\n")[2] or None,  # no docstrings under python -OO
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="*", help="audio files, directories or glob patterns")
     p.add_argument("--keywords", nargs="+",
