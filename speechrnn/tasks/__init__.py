@@ -21,6 +21,7 @@ _REGISTRY: dict[str, str] = {
     "transcription": "speechrnn.tasks.transcription:TranscriptionTask",
     "keywords": "speechrnn.tasks.keywords:KeywordTask",
     "speakers": "speechrnn.tasks.speakers:SpeakerTask",
+    "speakers_distill": "speechrnn.tasks.speaker_distill:SpeakerDistillTask",
 }
 
 
