@@ -26,7 +26,7 @@ from ..decoding import DecodingConfig, Word
 from ..errors import CheckpointError, ConfigError, SpeechRNNError
 from .audio_blocks import StreamInput, input_blocks
 from .chunking import ChunkedCTC, SegmentDecoder
-from .models import default_model_path
+from .models import resolve_model
 
 _BLOCK_S = 10.0  # seconds per block when a long file is streamed
 PARTIAL_S = 0.5  # a live stream refreshes its provisional partial text every this many seconds
@@ -109,7 +109,7 @@ class Recognizer:
 
         if threads:
             torch.set_num_threads(threads)
-        path = path or default_model_path("transcription")
+        path = resolve_model(path, "transcription")  # a file, a bundled name, or the default
         model = load_model(path, device=device, quantize=quantize)
         return cls(model, decoding or stored_decoding(path), **kwargs)
 

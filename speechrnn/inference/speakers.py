@@ -32,7 +32,7 @@ from ..speakers.head import embed_batch, load_speaker_model, model_fingerprint, 
 from ..metrics.trials import all_pairs, calibrate_threshold, l2_normalize, pair_scores, verification_report
 from ..speakers.store import SpeakerStore
 from .audio_blocks import input_blocks
-from .models import default_model_path
+from .models import resolve_model
 
 UNKNOWN = "unknown"
 DEFAULT_THRESHOLD = 0.5
@@ -114,7 +114,7 @@ class SpeakerIdentifier:
         """Load a model file (the bundled ``spk-bilstm.pt`` when ``path`` is None)."""
         if threads:
             torch.set_num_threads(threads)
-        path = path or default_model_path("speakers")
+        path = resolve_model(path, "speakers")  # a file, a bundled name, or the default
         model = load_speaker_model(path, device=device, quantize=quantize)
         sid = cls(model, store, **kwargs)
         sid.model_path = Path(path)
