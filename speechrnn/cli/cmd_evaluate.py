@@ -27,8 +27,8 @@ def register(subparsers) -> None:
     t = subparsers.add_parser(
         "tune-decoding", help="choose a decoder and LM weights on dev data (grid search)",
         description="Run CHECKPOINT once over the DEV manifest, then decode its posteriors with "
-                    "every combination of --decoder x --alpha x --beta and report WER/CER, best "
-                    "first. Tune on dev data, never on a test set.")
+                    "every combination of --decoder x --alpha x --beta and print WER/CER, best "
+                    "first (stderr shows each as it is scored). Tune on dev data, never on a test set.")
     t.add_argument("checkpoint", help="transcription model file or bundled model name")
     t.add_argument("manifest", help="dev manifest (JSONL)")
     t.add_argument("--lm", required=True, help="KenLM word n-gram (ARPA or binary)")
@@ -77,8 +77,14 @@ def run_tune(args) -> int:
     def row(d, r) -> str:
         return f"{d.method}\t{d.beam_size}\t{d.alpha:g}\t{d.beta:g}\t{100 * r.wer:.2f}\t{100 * r.cer:.2f}"
 
+    def progress(d, r) -> None:  # grid order, as each is scored; the table below is best first
+        print(f"scored {row(d, r)}", file=sys.stderr, flush=True)
+
     rows = tune_decoding(args.checkpoint, args.manifest, grid, max_seconds=args.max_seconds,
-                         device=args.device, progress=lambda d, r: print(row(d, r), flush=True))
+                         device=args.device, progress=progress)
+    print("decoder\tbeam_size\talpha\tbeta\twer\tcer")
+    for d, r in rows:
+        print(row(d, r))
     best, rates = rows[0]
     print(f"best: --decoder {best.method} --beam-size {best.beam_size} --alpha {best.alpha:g} "
           f"--beta {best.beta:g}  (WER {100 * rates.wer:.2f}%  CER {100 * rates.cer:.2f}%)")

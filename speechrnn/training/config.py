@@ -4,6 +4,7 @@ See :mod:`speechrnn.train` for the documented format and an example.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Sequence
@@ -65,6 +66,9 @@ class TrainConfig:
     init_from: str | None = None  # checkpoint to initialise from (transfer learning)
     freeze_layers: int = 0  # freeze subsampling + the first K recurrent layers
     cmvn_max_utterances: int = 2000  # training utterances used for global CMVN statistics
+    # with init_from: recompute the global CMVN statistics on this run's training data instead of
+    # keeping the checkpoint's (adapting to a new channel, e.g. a telephone line)
+    refit_cmvn: bool = False
     progress: bool = True  # epoch progress bar (rank 0), drawn only when stderr is a terminal
 
     def validate(self) -> None:
@@ -104,7 +108,7 @@ def resolve_config(source: str | Path | dict, overrides: Sequence[str] = (),
     (RunConfig, dict) the typed config and its plain, resolved dict (for ``config.yaml``).
     """
     if isinstance(source, dict):
-        data, folder = dict(source), None
+        data, folder = copy.deepcopy(source), None  # overrides must not change the caller's dict
     else:
         data, folder = load_file(source), Path(source).resolve().parent
     if base:

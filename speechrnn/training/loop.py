@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import shutil
 import time
 from pathlib import Path
 
@@ -77,6 +76,7 @@ class Trainer:
         # a batch job goes on, and every process keeps the same batch shapes (DDP)
         self.train_ds = AudioDataset(utts, sample_rate=self.cfg.features.sample_rate, on_error="substitute")
         self.train_durs = durs
+        self.data_fingerprint = _fingerprint([u.id for u in utts], durs)
         self.dev_ds = None
         if self.cfg.data.dev:
             dev = read_manifest(self.cfg.data.dev)
@@ -143,7 +143,7 @@ class Trainer:
             self.lineage = checkpoint_lineage(tc.init_from)
         if tc.freeze_layers:
             freeze_first_layers(model, tc.freeze_layers)
-        if fresh and self.cfg.features.cmvn == "global" and not tc.init_from:
+        if fresh and self.cfg.features.cmvn == "global" and (not tc.init_from or tc.refit_cmvn):
             if self.dist.is_main:
                 self._global_cmvn(model)
             D.broadcast_module_buffers(model, self.dist)
@@ -190,6 +190,8 @@ class Trainer:
         rngs = D.gather_objects(rng_state(), self.dist)
         return {
             "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "step": self.step,
+            "sampler": self._sampler(self.epoch).state_dict(self.batch_in_epoch),
+            "data": self.data_fingerprint,
             "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
             "scaler": self.scaler.state_dict(), "rng": rngs, "world_size": self.dist.world_size,
             "history": self.history, "best": self.best, "bad_epochs": self.bad_epochs,
@@ -202,6 +204,7 @@ class Trainer:
                 f"last.pt was written by {st['world_size']} process(es), this run has "
                 f"{self.dist.world_size}: resume with the same world size or use --no-resume"
             )
+        self._check_same_data(st)
         self.opt.load_state_dict(st["optimizer"])
         self.sched.load_state_dict(st["scheduler"])
         self.scaler.load_state_dict(st["scaler"])
@@ -212,6 +215,21 @@ class Trainer:
         self.elapsed_before = float(st.get("elapsed_s", 0.0))
         if self.dist.is_main:
             log.info("resumed from last.pt: epoch %d, batch %d, step %d", self.epoch, self.batch_in_epoch, self.step)
+
+    def _check_same_data(self, st: dict) -> None:
+        """Refuse to resume onto other training data, seed or batching: the saved position would
+        point into another batch order (the sampler's guarded state, plus a fingerprint of the
+        utterances)."""
+        fix = ("resume with the same training manifest and train.seed/max_seconds/max_batch_size/"
+               "shuffle/sortagrad, or start over with --no-resume")
+        if "sampler" in st:  # written since the check exists
+            try:
+                self._sampler(st["epoch"]).load_state_dict(st["sampler"])
+            except ConfigError as e:
+                raise ConfigError(f"{self.exp_dir / 'last.pt'} cannot be resumed: {e}; {fix}") from None
+        if st.get("data") not in (None, self.data_fingerprint):
+            raise ConfigError(f"{self.exp_dir / 'last.pt'} was trained on other utterances than "
+                              f"{self.cfg.data.train} holds now (ids or durations changed); {fix}")
 
     def _ckpt(self, training: dict | None, extra: dict | None = None) -> dict:
         if self.lineage:
@@ -323,8 +341,14 @@ class Trainer:
         return sum(losses) / max(len(losses), 1), False
 
     # ------------------------------------------------------------------ epochs
-    def _end_epoch(self, train_loss: float) -> bool:
-        """Evaluate, write checkpoints, decide early stopping. Returns True to stop."""
+    def _end_epoch(self, train_loss: float, partial: bool = False) -> bool:
+        """Evaluate, write checkpoints, decide early stopping. Returns True to stop.
+
+        ``partial``: the time budget ran out inside the epoch. The model is still evaluated (and
+        ``best.pt`` written if it improved), but the epoch is not marked done: ``last.pt`` keeps
+        its position, so a continued run trains the rest of it, and no ``epoch-N.pt``, history
+        entry or patience count is made for a part of an epoch.
+        """
         metrics = {}
         if self.dist.is_main and self.dev_ds is not None:
             metrics = self.task.evaluate(self.model, self._dev_loader(), device=self.dist.device)
@@ -332,18 +356,23 @@ class Trainer:
         metric = metrics.get(self.task.primary_metric)
         improved = metric is not None and self.task.is_better(metric, self.best)
         if improved:
-            self.best, self.bad_epochs = metric, 0
-        elif metric is not None:
+            self.best = metric
+            if not partial:
+                self.bad_epochs = 0
+        elif metric is not None and not partial:
             self.bad_epochs += 1
         done_epoch = self.epoch
-        self.history.append({"epoch": done_epoch, "metric": metric, "train_loss": train_loss})
+        if not partial:
+            self.history.append({"epoch": done_epoch, "metric": metric, "train_loss": train_loss})
         if self.dist.is_main:
             row = {"epoch": done_epoch, "step": self.step, "train_loss": train_loss, **metrics}
             self.logger.row("dev_log", row, self.step)
-            log.info("epoch %d: train loss %.4f %s", done_epoch, train_loss,
+            log.info("epoch %d%s: train loss %.4f %s", done_epoch,
+                     f" (stopped at batch {self.batch_in_epoch})" if partial else "", train_loss,
                      " ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
             ck = self._ckpt(None, {"epoch": done_epoch, "step": self.step, "metrics": metrics})
-            atomic_torch_save(ck, epoch_path(self.exp_dir, done_epoch))
+            if not partial:
+                atomic_torch_save(ck, epoch_path(self.exp_dir, done_epoch))
             if improved:
                 atomic_torch_save(ck, self.exp_dir / "best.pt")
             keep = epoch_checkpoints_to_keep(self.history, self.tc.keep_best, self.tc.average_last,
@@ -351,8 +380,9 @@ class Trainer:
             for h in self.history:
                 if h["epoch"] not in keep:
                     epoch_path(self.exp_dir, h["epoch"]).unlink(missing_ok=True)
-        self.epoch += 1
-        self.batch_in_epoch = 0
+        if not partial:
+            self.epoch += 1
+            self.batch_in_epoch = 0
         self.save_last()
         stop = bool(self.tc.patience) and self.bad_epochs >= self.tc.patience
         target = self.tc.stop_at
@@ -400,7 +430,8 @@ class Trainer:
                 if hit_max and not self.tc.max_minutes:
                     self.save_last()
                     break
-                stopped = self._end_epoch(train_loss) or hit_max
+                partial = hit_max and self.batch_in_epoch < len(self._sampler(self.epoch))
+                stopped = self._end_epoch(train_loss, partial) or hit_max
                 if hit_max and self.dist.is_main:
                     log.info("stopping: %s reached", "max_steps" if self.tc.max_steps and
                              self.step >= self.tc.max_steps else "max_minutes")
@@ -412,3 +443,13 @@ class Trainer:
             return {"best": self.best, "epochs": self.epoch, "steps": self.step, "skipped": self.skipped}
         finally:
             D.teardown(self.dist)
+
+
+def _fingerprint(ids, durations) -> str:
+    """Short hash of the training utterances (ids and durations to the millisecond)."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for i, d in zip(ids, durations):
+        h.update(f"{i}\t{round(float(d), 3)}\n".encode())
+    return h.hexdigest()[:16]
