@@ -134,8 +134,11 @@ def test_missing_or_bad_checkpoint_gives_clear_errors(tmp_path, capsys):
     with pytest.raises(CheckpointError, match="not a speechrnn checkpoint"):
         export_model(tmp_path / "t.pt", tmp_path / "o.pt", int8=True)
     assert not (tmp_path / "o.pt").exists()
-    with pytest.raises(ExportError, match="unknown export format 'onnx'"):
+    with pytest.raises(ExportError, match="unknown export format 'tflite'"):
+        export_model(tmp_path / "t.pt", tmp_path / "o.tflite", format="tflite")
+    with pytest.raises(CheckpointError, match="not a speechrnn checkpoint"):
         export_model(tmp_path / "t.pt", tmp_path / "o.onnx", format="onnx")
+    assert not (tmp_path / "o.onnx").exists()
 
 
 def test_export_refuses_to_overwrite_its_input(ckpt):
