@@ -4,7 +4,7 @@
 
 Voices: festival's ked and flite's rms (recorded humans the bundled model held out) and Piper's
 joe, every clip through a telephone channel (300-3400 Hz, 8 kHz round trip) with noise at
-10-25 dB SNR. Text: the ``fortunes`` text source (the bundled model's LM was built from WordNet).
+20-35 dB SNR. Text: the ``fortunes`` text source (the bundled model's LM was built from WordNet).
 
 OUT/
   corpus/              the synthesized clips (speechrnn.synth.presets.build_transcription)
@@ -32,7 +32,7 @@ RECORDING_S = 180.0
 
 
 def channel() -> AugmentConfig:
-    return AugmentConfig(p_speed=0.0, p_reverb=0.2, p_telephone=1.0, p_noise=1.0, snr_db=[10.0, 25.0],
+    return AugmentConfig(p_speed=0.0, p_reverb=0.0, p_telephone=1.0, p_noise=1.0, snr_db=[20.0, 35.0],
                          noise_kinds=["white", "pink", "babble"], p_gain=0.5, gain_db=[-9.0, 0.0],
                          p_silence=0.5, silence_s=[0.0, 0.3])
 
@@ -70,7 +70,7 @@ def join_recordings(utts, out: Path, seed: int) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out")
-    ap.add_argument("--num", type=int, default=800, help="clips to synthesize (about 60%% unlabeled, 36%% test)")
+    ap.add_argument("--num", type=int, default=700, help="clips to synthesize (about 60%% unlabeled, 36%% test)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args()

@@ -59,6 +59,7 @@ class AdaptConfig:
     lr: float = 3e-4
     warmup_steps: int = 20
     max_seconds: float = 120.0            # padded audio seconds per batch
+    refit_cmvn: bool = False              # feature statistics from the user's audio (a new channel)
     threads: int = 0                      # torch threads for training / decoding (0 = default)
     lm_order: int = 3
     lm_base_text: str | None = "wordnet"  # text source, file or manifest merged into the LM; None = labels only
@@ -302,7 +303,7 @@ def _train(base: Path, data: Path, exp: Path, hours: float, cfg: AdaptConfig, t0
         "features": ck["feature_config"], "model": ck["model_config"],
         "train": {"epochs": epochs, "max_minutes": round(minutes, 2), "lr": cfg.lr,
                   "warmup_steps": cfg.warmup_steps, "max_seconds": cfg.max_seconds,
-                  "init_from": str(base), "keep_best": 1, "average_last": 1, "threads": cfg.threads,
+                  "init_from": str(base), "refit_cmvn": cfg.refit_cmvn, "keep_best": 1, "average_last": 1, "threads": cfg.threads,
                   "save_every_steps": 50, "log_every": 20, "progress": False},
     }
     log(f"adapt: fine-tuning {base.name} for " + (f"{minutes:.1f} min" if minutes else f"{epochs} epochs"))

@@ -16,7 +16,8 @@ normalized like our references (:func:`speechrnn.text.normalize_text`) and check
     files with no speech, the teacher, the seconds it took.
 ``progress.jsonl``
     one line per finished recording: an interrupted run resumes after the last finished one
-    (a recording that changed since, by size or time, is labelled again).
+    (a recording that changed since, by size or time, or a change of teacher or segmentation, is
+    labelled again; filters run on the stored figures, so changing one needs no new labelling).
 
 Example
 -------
@@ -42,6 +43,7 @@ from ..errors import AudioError, ManifestError, SpeechRNNError
 from ..fileio import write_json
 from ..text import normalize_text
 from .filters import FilterConfig, check_label
+from .teacher import TeacherLabel
 from .segment import SegmentConfig, speech_segments
 
 __all__ = ["PseudoLabelConfig", "pseudo_label", "expand_sources", "Source"]
@@ -126,25 +128,34 @@ def _read_progress(path: Path) -> dict[str, dict]:
 
 
 def _label_source(src: Source, teacher, cfg: PseudoLabelConfig) -> dict:
-    """Segment and label one recording -> progress record (kept/dropped rows, seconds)."""
+    """Segment and label one recording -> progress record (segment rows with the teacher's figures)."""
     rows = []
     speech_s = 0.0
     for offset, duration, audio in speech_segments(src.audio, cfg.segment, offset=src.offset,
                                                    duration=src.duration):
         speech_s += duration
         label = teacher.label(audio)
-        reason = check_label(label, duration, cfg.filters, multilingual=teacher.multilingual)
-        rows.append({"id": _utt_id(src, offset), "offset": offset, "duration": duration,
-                     "text": normalize_text(label.text), "reason": reason, **label.to_dict()})
+        rows.append({"id": _utt_id(src, offset), "offset": offset, "duration": duration, **label.to_dict()})
     return {"rows": rows, "speech_s": round(speech_s, 3)}
 
 
-def _utterance(src: Source, row: dict) -> Utterance:
-    extra = {k: v for k, v in row.items() if k not in ("id", "offset", "duration", "text")}
-    if extra.get("reason") is None:
-        extra.pop("reason", None)
+def _run_key(teacher, cfg: PseudoLabelConfig) -> str:
+    """What a stored label depends on besides the audio: the teacher and the segmentation."""
+    return json.dumps([teacher.name, cfg.teacher_beam_size, dataclasses.asdict(cfg.segment)], sort_keys=True)
+
+
+def _utterance(src: Source, row: dict, cfg: PseudoLabelConfig, multilingual: bool) -> Utterance:
+    """A manifest line; ``extra.reason`` says why it is dropped (filters run on the stored figures,
+    so changing a filter needs no new labelling)."""
+    label = TeacherLabel(row["teacher_text"], row["avg_logprob"], row["no_speech_prob"],
+                         row["compression_ratio"], row["temperature"], row["language"],
+                         row["language_probability"])
+    extra = {k: v for k, v in row.items() if k not in ("id", "offset", "duration")}
+    reason = check_label(label, row["duration"], cfg.filters, multilingual=multilingual)
+    if reason:
+        extra["reason"] = reason
     return Utterance(row["id"], os.path.abspath(src.audio), offset=row["offset"],
-                     duration=row["duration"], text=row["text"] or None, extra=extra)
+                     duration=row["duration"], text=normalize_text(label.text) or None, extra=extra)
 
 
 def pseudo_label(inputs, out_dir, cfg: PseudoLabelConfig | None = None, *, teacher=None) -> dict:
@@ -186,6 +197,7 @@ def pseudo_label(inputs, out_dir, cfg: PseudoLabelConfig | None = None, *, teach
 
         teacher = WhisperTeacher(cfg.teacher, beam_size=cfg.teacher_beam_size, threads=cfg.threads,
                                  device=cfg.device)
+    run_key = _run_key(teacher, cfg)
     progress_path = out / "progress.jsonl"
     done = _read_progress(progress_path)
     unreadable: list[dict] = [{"file": n, "reason": r} for n, r in problems]
@@ -199,7 +211,7 @@ def pseudo_label(inputs, out_dir, cfg: PseudoLabelConfig | None = None, *, teach
     with open(progress_path, "a", encoding="utf-8") as log:
         for src in bar:
             try:
-                key = src.key()
+                key = run_key + "|" + src.key()
                 rec = done.get(key)
                 if rec is None:
                     from ..audio import audio_info
@@ -221,7 +233,7 @@ def pseudo_label(inputs, out_dir, cfg: PseudoLabelConfig | None = None, *, teach
                 continue
             in_s += rec["audio_s"]
             speech_s += rec["speech_s"]
-            utts = [_utterance(src, r) for r in rec["rows"]]
+            utts = [_utterance(src, r, cfg, teacher.multilingual) for r in rec["rows"]]
             kept += [u for u in utts if "reason" not in u.extra]
             dropped += [u for u in utts if "reason" in u.extra]
             if not rec["rows"]:

