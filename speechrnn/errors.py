@@ -89,3 +89,7 @@ class SynthesisError(SpeechRNNError):
 # --- models ------------------------------------------------------------------
 class CheckpointError(SpeechRNNError):
     """A model file cannot be loaded: unknown version, missing keys, not a checkpoint."""
+
+
+class ExportError(CheckpointError):
+    """A model cannot be exported, or the exported model does not reproduce the original."""

@@ -38,10 +38,11 @@ from pathlib import Path
 
 import torch
 
-from .errors import CheckpointError
+from .errors import ExportError
 from .fileio import atomic_path
 from .models import export_int8, load_model, quantize_dynamic, read_checkpoint
 from .models.ensemble import require_single
+from .models.acoustic import frame_shift_seconds
 from .models.checkpoint import atomic_torch_save, build_model_from_checkpoint
 
 FORMATS = ("checkpoint", "torchscript", "onnx")
@@ -50,17 +51,6 @@ METADATA_FILE = "speechrnn.json"
 # Example batches (seconds per item) for tracing and for the check on a different shape.
 TRACE_SECONDS = (1.0, 0.6)
 CHECK_SECONDS = (1.7, 1.3, 0.45)
-
-
-class ExportError(CheckpointError):
-    """A model cannot be exported, or the exported model does not reproduce the original."""
-
-
-def frame_shift_seconds(model) -> float:
-    """Seconds per output frame of a CTC model (front-end hop x encoder subsampling)."""
-    enc = model.encoder.cfg
-    factor = 1 if enc.subsampling == "none" else enc.subsampling_factor
-    return model.frontend.hop_length * factor / model.feature_cfg.sample_rate
 
 
 def export_metadata(ckpt: dict, model, description: str | None = None) -> dict:

@@ -50,7 +50,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .export import ExportError, frame_shift_seconds
+from .errors import ExportError
+from .models.acoustic import frame_shift_seconds
 from .features import MFCCFrontend
 from .fileio import atomic_path
 

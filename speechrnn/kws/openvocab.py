@@ -1,7 +1,7 @@
 """Open-vocabulary keyword search: any typed word or phrase, with a CTC transcription model.
 
 No training per keyword: the transcription model's CTC posteriors are computed in bounded
-windows (:class:`speechrnn.inference.chunking.ChunkedCTC`, the Recognizer's chunked inference)
+windows (:class:`speechrnn.models.chunked.ChunkedCTC`, the Recognizer's chunked inference)
 and every keyword is scored with a wildcard-start CTC Viterbi pass
 (:func:`speechrnn.decoding.keyword_scores`). Scores are reported as ``exp`` of the mean
 log-posterior per keyword token, in (0, 1], so one threshold scale serves both this and the
@@ -108,7 +108,7 @@ class OpenVocabularyStream:
     def __init__(self, model, keywords, threshold: float = 0.3, *, chunk_s: float = 10.0,
                  context_s: float = 1.0, lookback_s: float = 3.0, settle_s: float = 1.0,
                  whole_words: bool = True):
-        from ..inference.chunking import ChunkedCTC
+        from ..models.chunked import ChunkedCTC
 
         if getattr(model, "task", "transcription") != "transcription":
             raise ConfigError(f"open-vocabulary search needs a transcription (CTC) model, got a "
@@ -127,7 +127,7 @@ class OpenVocabularyStream:
              whole_words: bool = True) -> "OpenVocabularyStream":
         """The search over ``ctc``: any object whose ``feed(samples (S,))`` and ``flush()``
         return newly final CTC log-probabilities ``(N, V)`` (numpy or torch), as
-        :class:`~speechrnn.inference.chunking.ChunkedCTC` does; ``labels`` is the model's
+        :class:`~speechrnn.models.chunked.ChunkedCTC` does; ``labels`` is the model's
         tokenizer dict, ``frame_shift_s`` its seconds per output frame."""
         self = cls.__new__(cls)
         self._setup(ctc, labels, frame_shift_s, keywords, threshold, lookback_s, settle_s,

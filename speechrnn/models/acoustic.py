@@ -81,3 +81,10 @@ class AcousticModel(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def frame_shift_seconds(model) -> float:
+    """Seconds per output frame of a CTC model (front-end hop x encoder subsampling)."""
+    enc = model.encoder.cfg
+    factor = 1 if enc.subsampling == "none" else enc.subsampling_factor
+    return model.frontend.hop_length * factor / model.feature_cfg.sample_rate
