@@ -172,6 +172,20 @@ def run_evaluate(args) -> int:
     return report_unreadable("speakers evaluate", rep["unreadable"])
 
 
+def run_adapt(args) -> int:
+    from ..adapt.speakers import SpeakerAdaptConfig, adapt_speakers
+
+    cfg = SpeakerAdaptConfig(budget_minutes=args.budget_minutes, replay_dir=args.replay_dir,
+                             threads=args.threads or 0, progress=not args.no_progress and sys.stderr.isatty())
+    s = adapt_speakers(args.inputs, args.out, base=args.base, work_dir=args.work_dir, cfg=cfg)
+    for name, why in s["skipped_inputs"]:
+        print(f"speechrnn speakers adapt: skipped {name}: {why}", file=sys.stderr)
+    times = "  ".join(f"{k} {v:.0f} s" for k, v in s["stage_seconds"].items())
+    print(f"{s['segments']} segments ({s['segment_minutes']} min) from the inputs; stages: {times}")
+    print(f"adapted model: {s['out']} (dev agreement with the teacher: {s['training']['best']})")
+    return 1 if s["skipped_inputs"] else 0
+
+
 def register(sub) -> None:
     e = sub.add_parser("enroll", help="enroll a speaker from recordings into the speaker store",
                        description="Embed FILES and add them to speaker NAME in the store "
@@ -230,3 +244,18 @@ def register(sub) -> None:
                     help="audio seconds per batch")
     add_device_args(ev, threads=False)
     ev.set_defaults(func=run_evaluate)
+    ad = ss.add_parser("adapt", help="adapt the speaker encoder to unlabeled recordings (no labels: a "
+                                     "teacher trained on real speech is distilled into it)",
+                       description="Cut INPUTS into voiced segments, embed them with resemblyzer's "
+                                   "encoder (pip install 'speechrnn[teacher]') and fine-tune the speaker "
+                                   "encoder so its similarities match the teacher's, mixed with a small "
+                                   "synthetic corpus of its own speakers. Rerun to resume.")
+    ad.add_argument("inputs", nargs="+", help="audio files, folders, globs or manifests (speaker fields ignored)")
+    ad.add_argument("--out", required=True, help="adapted speaker model file (.pt)")
+    ad.add_argument("--base", help="speaker model to start from (default: the bundled spk-bilstm.pt)")
+    ad.add_argument("--budget-minutes", type=positive_float, default=10.0, help="training time budget")
+    ad.add_argument("--work-dir", help="caches and the training run (default: OUT.work); a rerun resumes")
+    ad.add_argument("--replay-dir", help="cache of the synthetic replay corpus, to share between runs")
+    ad.add_argument("--threads", type=positive_int, help="torch CPU threads")
+    ad.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ad.set_defaults(func=run_adapt)
