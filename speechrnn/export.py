@@ -24,10 +24,10 @@ a different size and length (with padding) and the export is refused when output
 Example
 -------
 >>> from speechrnn.export import export_model, load_torchscript     # doctest: +SKIP
->>> export_model("best.pt", "model.ts", format="torchscript")
->>> module, meta = load_torchscript("model.ts")
->>> log_probs, n = module(waveforms, lengths)     # (B,T',V), (B,)
->>> meta["output_labels"][:3], meta["frame_shift_s"]
+>>> export_model("best.pt", "model.ts", format="torchscript")  # doctest: +SKIP
+>>> module, meta = load_torchscript("model.ts")  # doctest: +SKIP
+>>> log_probs, n = module(waveforms, lengths)     # (B,T',V), (B,)  # doctest: +SKIP
+>>> meta["output_labels"][:3], meta["frame_shift_s"]  # doctest: +SKIP
 (['<blank>', ' ', 'a'], 0.03)
 """
 from __future__ import annotations

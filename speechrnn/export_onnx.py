@@ -34,7 +34,7 @@ Example
 -------
 >>> export_onnx("speechrnn/assets/models/en-char-bilstm.pt", "en.onnx")     # doctest: +SKIP
 >>> from speechrnn.runtime import Transcriber                              # doctest: +SKIP
->>> Transcriber("en.onnx").transcribe("speech.wav").text
+>>> Transcriber("en.onnx").transcribe("speech.wav").text  # doctest: +SKIP
 """
 from __future__ import annotations
 

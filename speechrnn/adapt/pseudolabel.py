@@ -22,7 +22,7 @@ normalized like our references (:func:`speechrnn.text.normalize_text`) and check
 Example
 -------
 >>> summary = pseudo_label(["calls/"], "work/labels")            # doctest: +SKIP
->>> summary["kept_hours"], summary["dropped"]
+>>> summary["kept_hours"], summary["dropped"]  # doctest: +SKIP
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ recordings) into an append-only cache file, so an interrupted run resumes where 
 Example
 -------
 >>> teacher = SpeakerTeacher.load()                      # doctest: +SKIP
->>> teacher.embed(audio_16k).shape                       # float32 (S,) at 16 kHz
+>>> teacher.embed(audio_16k).shape                       # float32 (S,) at 16 kHz  # doctest: +SKIP
 (256,)
 """
 from __future__ import annotations

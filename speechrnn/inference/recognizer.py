@@ -3,9 +3,9 @@
 Example
 -------
 >>> from speechrnn import Recognizer                      # doctest: +SKIP
->>> rec = Recognizer.load()                               # the bundled English model
->>> t = rec.transcribe("speech.wav")
->>> t.text, [(w.word, w.start, w.end) for w in t.words]
+>>> rec = Recognizer.load()                               # the bundled English model  # doctest: +SKIP
+>>> t = rec.transcribe("speech.wav")  # doctest: +SKIP
+>>> t.text, [(w.word, w.start, w.end) for w in t.words]  # doctest: +SKIP
 
 Long inputs are processed in bounded windows (:mod:`speechrnn.inference.chunking`), so memory
 does not grow with the file's length. A `Recognizer` holds no per-call state: one instance can

@@ -3,11 +3,11 @@
 Example
 -------
 >>> from speechrnn.inference.speakers import SpeakerIdentifier     # doctest: +SKIP
->>> sid = SpeakerIdentifier.load(store="speakers.json")            # bundled encoder
->>> sid.enroll("alice", ["alice1.wav", "alice2.wav"])
->>> m = sid.identify("who.wav")
->>> m.speaker, m.score, m.accepted                                 # 'unknown' below the threshold
->>> sid.verify("a.wav", "b.wav").same
+>>> sid = SpeakerIdentifier.load(store="speakers.json")            # bundled encoder  # doctest: +SKIP
+>>> sid.enroll("alice", ["alice1.wav", "alice2.wav"])  # doctest: +SKIP
+>>> m = sid.identify("who.wav")  # doctest: +SKIP
+>>> m.speaker, m.score, m.accepted                                 # 'unknown' below the threshold  # doctest: +SKIP
+>>> sid.verify("a.wav", "b.wav").same  # doctest: +SKIP
 
 Speakers never seen in training work: scoring is the cosine between L2-normalized embeddings
 (a test embedding vs. the normalized mean of a speaker's enrolled embeddings). Long inputs are

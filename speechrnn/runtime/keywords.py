@@ -12,9 +12,9 @@ and its two modes, chosen by the model file:
 Example
 -------
 >>> from speechrnn.runtime import KeywordSpotter                       # doctest: +SKIP
->>> spotter = KeywordSpotter.load("kws-10-bilstm.onnx")
->>> [(d.keyword, d.start, d.score) for d in spotter.spot("call.wav").detections]
->>> ov = KeywordSpotter.load("en-char-bilstm.onnx", keywords=["hello world"])
+>>> spotter = KeywordSpotter.load("kws-10-bilstm.onnx")  # doctest: +SKIP
+>>> [(d.keyword, d.start, d.score) for d in spotter.spot("call.wav").detections]  # doctest: +SKIP
+>>> ov = KeywordSpotter.load("en-char-bilstm.onnx", keywords=["hello world"])  # doctest: +SKIP
 """
 from __future__ import annotations
 

@@ -8,9 +8,9 @@ so a transcript equals the torch model's up to the ONNX graph's float rounding.
 Example
 -------
 >>> from speechrnn.runtime import Recognizer                    # doctest: +SKIP
->>> rec = Recognizer.load("en-char-bilstm.onnx", threads=2)    # its default decoding + LM beside it
->>> t = rec.transcribe("speech.wav")
->>> t.text, [(w.word, w.start, w.end) for w in t.words]
+>>> rec = Recognizer.load("en-char-bilstm.onnx", threads=2)    # its default decoding + LM beside it  # doctest: +SKIP
+>>> t = rec.transcribe("speech.wav")  # doctest: +SKIP
+>>> t.text, [(w.word, w.start, w.end) for w in t.words]  # doctest: +SKIP
 """
 from __future__ import annotations
 

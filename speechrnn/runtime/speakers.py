@@ -10,9 +10,9 @@ threshold order (argument, store, model file, 0.5) are the torch identifier's.
 Example
 -------
 >>> from speechrnn.runtime import SpeakerIdentifier                 # doctest: +SKIP
->>> sid = SpeakerIdentifier.load("spk-bilstm.onnx", store="speakers.json")
->>> sid.enroll("alice", ["alice1.wav", "alice2.wav"])
->>> sid.identify("who.wav").speaker, sid.verify("a.wav", "b.wav").same
+>>> sid = SpeakerIdentifier.load("spk-bilstm.onnx", store="speakers.json")  # doctest: +SKIP
+>>> sid.enroll("alice", ["alice1.wav", "alice2.wav"])  # doctest: +SKIP
+>>> sid.identify("who.wav").speaker, sid.verify("a.wav", "b.wav").same  # doctest: +SKIP
 """
 from __future__ import annotations
 

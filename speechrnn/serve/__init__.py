@@ -13,8 +13,8 @@ inference runs on a bounded worker pool.
 Example
 -------
 >>> from speechrnn.serve import ServeConfig, create_app, serve    # doctest: +SKIP
->>> app = create_app(ServeConfig(port=2700, api_key="secret"))    # an ASGI app for any server
->>> serve(ServeConfig(port=2700))                                  # or run it (blocking)
+>>> app = create_app(ServeConfig(port=2700, api_key="secret"))    # an ASGI app for any server  # doctest: +SKIP
+>>> serve(ServeConfig(port=2700))                                  # or run it (blocking)  # doctest: +SKIP
 """
 from .config import ServeConfig, default_store_path
 

@@ -3,8 +3,8 @@
 Example
 -------
 >>> from speechrnn.serve import create_app, ServeConfig          # doctest: +SKIP
->>> app = create_app(ServeConfig(max_streams=4))
->>> import uvicorn; uvicorn.run(app, host="127.0.0.1", port=2700)
+>>> app = create_app(ServeConfig(max_streams=4))  # doctest: +SKIP
+>>> import uvicorn; uvicorn.run(app, host="127.0.0.1", port=2700)  # doctest: +SKIP
 
 Routes: ``/`` (the browser page; WebSocket streams in Vosk's protocol on the same path),
 ``/v1/audio/transcriptions`` and ``/v1/models`` (OpenAI-compatible), ``/v1/keywords``,
