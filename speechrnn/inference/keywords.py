@@ -11,13 +11,13 @@ Two modes, chosen by the model file:
 Example
 -------
 >>> from speechrnn import KeywordSpotter                             # doctest: +SKIP
->>> spotter = KeywordSpotter.load()                                   # bundled 10-word model
->>> [(d.keyword, d.start, d.score) for d in spotter.spot("call.wav").detections]
->>> ov = KeywordSpotter.load("en-char-bilstm.pt", keywords=["hello world"])   # any phrase
->>> stream = spotter.stream()
->>> for chunk in microphone_chunks():                                 # 16 kHz float32 arrays
+>>> spotter = KeywordSpotter.load()                                   # bundled 10-word model  # doctest: +SKIP
+>>> [(d.keyword, d.start, d.score) for d in spotter.spot("call.wav").detections]  # doctest: +SKIP
+>>> ov = KeywordSpotter.load("en-char-bilstm.pt", keywords=["hello world"])   # any phrase  # doctest: +SKIP
+>>> stream = spotter.stream()  # doctest: +SKIP
+>>> for chunk in microphone_chunks():                                 # 16 kHz float32 arrays  # doctest: +SKIP
 ...     for d in stream.feed(chunk): print(d)
->>> stream.finish()  # doctest: +SKIP
+>>> stream.finish()  # doctest: +SKIP  # doctest: +SKIP
 
 A `KeywordSpotter` holds no per-call state: one instance serves concurrent calls; each stream
 is used by one thread.
