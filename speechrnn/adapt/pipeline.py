@@ -19,7 +19,7 @@ Stages (each resumable; their outputs live in the work folder, ``<out>.work/`` b
 Example
 -------
 >>> report = adapt(["calls/"], "calls.pt", budget_minutes=15)     # doctest: +SKIP
->>> report["heldout"]["base"]["wer"], report["heldout"]["adapted"]["wer"]  # doctest: +SKIP  # doctest: +SKIP
+>>> report["heldout"]["base"]["wer"], report["heldout"]["adapted"]["wer"]  # doctest: +SKIP
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ Example
 >>> stream = spotter.stream()  # doctest: +SKIP
 >>> for chunk in microphone_chunks():                                 # 16 kHz float32 arrays  # doctest: +SKIP
 ...     for d in stream.feed(chunk): print(d)
->>> stream.finish()  # doctest: +SKIP  # doctest: +SKIP
+>>> stream.finish()  # doctest: +SKIP
 
 A `KeywordSpotter` holds no per-call state: one instance serves concurrent calls; each stream
 is used by one thread.
