@@ -191,7 +191,7 @@ def test_a_closed_pipe_stops_quietly(wavs, tmp_path):
 
 # ---------------------------------------------------------------- bundled models by name
 @needs_bundled
-def test_bundled_models_resolve_by_name(capsys):
+def test_bundled_models_resolve_by_name(tmp_path, capsys):
     assert resolve_model("en-char-bilstm") == BUNDLED_ASR
     assert resolve_model("en-char-bilstm.pt") == BUNDLED_ASR
     with pytest.raises(CheckpointError, match="bundled: en-char-bilstm"):
@@ -200,6 +200,12 @@ def test_bundled_models_resolve_by_name(capsys):
 
     spotter = KeywordSpotter.load("en-char-bilstm.pt", ["hello"], open_vocabulary=True)
     assert spotter.open_vocabulary
+    from speechrnn import Recognizer, SpeakerIdentifier
+    from speechrnn.decoding import DecodingConfig
+
+    assert Recognizer.load("en-char-bilstm", decoding=DecodingConfig()).labels
+    sid = SpeakerIdentifier.load("spk-bilstm.pt", tmp_path / "s.json")
+    assert sid.model_path == MODELS_DIR / "spk-bilstm.pt"
 
     assert main(["models"]) == 0
     out = capsys.readouterr().out
@@ -354,3 +360,26 @@ def test_progress_bars_only_on_a_terminal():
                        env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=60)
     assert r.returncode == 0 and r.stderr == ""  # stderr is a pipe: no bar at all
     assert progress_bar(range(3)).disable  # pytest's captured stderr is no terminal either
+
+
+def test_a_bug_exits_3_with_its_traceback(wavs, monkeypatch, capsys):
+    from speechrnn.inference import Recognizer
+
+    def broken(cls, *a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Recognizer, "load", classmethod(broken))  # a bug, not a bad input
+    assert main(["transcribe", str(wavs[1]["a/x.wav"]), "--decoder", "greedy"]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: boom" in err and "internal error" in err
+
+
+def test_train_output_spellings():
+    from speechrnn.cli import build_parser
+    from speechrnn.cli.cmd_train import _split_overrides
+
+    p = build_parser()
+    for argv in (["train", "c.yaml", "--out", "E"], ["train", "c.yaml", "a.b=1", "-o", "E"],
+                 ["train", "--exp-dir", "E", "c.yaml", "a.b=1"]):
+        args = p.parse_args(argv)
+        assert _split_overrides(args) in ([], ["a.b=1"]) and args.exp_dir == "E"

@@ -15,7 +15,7 @@ def register(subparsers) -> None:
     p.add_argument("config", help="YAML run config")
     p.add_argument("overrides", nargs=argparse.REMAINDER, metavar="key.sub=value",
                    help="config overrides, e.g. train.lr=5e-4 model.encoder.num_layers=2")
-    p.add_argument("--exp-dir", default=None,
+    p.add_argument("-o", "--out", "--exp-dir", dest="exp_dir", default=None, metavar="EXP_DIR",
                    help="experiment folder (default: exp/<config file name without suffix>)")
     p.add_argument("--no-resume", action="store_true", help="start over even if last.pt exists")
     p.set_defaults(func=run)
@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 def _split_overrides(args) -> list[str]:
     """Options may also follow the overrides (``CONFIG a=1 --exp-dir D``): pick them out."""
     extra = argparse.ArgumentParser(prog="speechrnn train", add_help=False)
-    extra.add_argument("--exp-dir", default=None)
+    extra.add_argument("-o", "--out", "--exp-dir", dest="exp_dir", default=None)
     extra.add_argument("--no-resume", action="store_true")
     ns, rest = extra.parse_known_args(args.overrides)
     args.exp_dir = ns.exp_dir or args.exp_dir
