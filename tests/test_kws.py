@@ -290,6 +290,7 @@ def test_cli_kws_evaluate_open_vocab_with_the_bundled_transcription_model(tmp_pa
     assert "open-vocabulary search (whole words)" in capsys.readouterr().out
 
 
+@pytest.mark.tts
 def test_bundled_keyword_model_spots_spoken_words_with_its_calibrated_threshold(tmp_path, capsys):
     """`speechrnn spot` right after install: the bundled model (an ensemble) and its stored threshold."""
     import json

@@ -154,7 +154,11 @@ def test_kws_evaluate_writes_report_and_plots(trained, capsys):
     fa = r["false_alarms"]
     assert fa["utterances"] == 3 and fa["dropped_with_keyword"] == 1
     assert fa["hours"] == pytest.approx(18 / 3600, abs=1e-4)
-    assert 0.0 <= fa["frr_at_target"] <= 1.0
+    # overall FRR = the keyword clips' FRRs at the same threshold, weighted by clip counts
+    counts = {k: sum(u.label == k for u in test_utts if u.id != "broken") for k in fa["frr_per_keyword"]}
+    assert fa["keyword_clips"] == sum(counts.values()) > 0
+    assert fa["frr_at_target"] == pytest.approx(
+        sum(fa["frr_per_keyword"][k] * n for k, n in counts.items()) / fa["keyword_clips"])
     assert r["calibration"]["test_fa_per_hour"] <= 100
     assert (out / "confusion.png").stat().st_size > 1000 and (out / "det.png").stat().st_size > 1000
     groups = r["per_engine_accuracy"]

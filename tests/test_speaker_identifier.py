@@ -134,7 +134,14 @@ def test_calibrate_saves_threshold_in_store_and_model(ckpt, tree, tmp_path):
     sid = SpeakerIdentifier.load(model_copy, tmp_path / "store.json")
     assert sid.threshold == DEFAULT_THRESHOLD
     info = sid.calibrate([u.audio for u in utts], [u.speaker for u in utts], save="store")
-    assert -1 <= info["threshold"] <= 1 and 0 <= info["eer"] <= 1
+    from speechrnn.metrics import eer  # the EER point of every pair's cosine score, recomputed
+    emb = np.stack([sid.embed(u.audio) for u in utts])
+    pairs = [(a, b) for a in range(len(utts)) for b in range(a + 1, len(utts))]
+    score = np.array([float(emb[a] @ emb[b]) for a, b in pairs])
+    same = np.array([utts[a].speaker == utts[b].speaker for a, b in pairs])
+    want_eer, want_thr = eer(score[same], score[~same])
+    assert info["threshold"] == pytest.approx(want_thr, abs=1e-5) and info["eer"] == pytest.approx(want_eer, abs=1e-5)
+    assert info["target_trials"] == int(same.sum()) and info["nontarget_trials"] == int((~same).sum())
     assert SpeakerIdentifier.load(model_copy, tmp_path / "store.json").threshold == pytest.approx(info["threshold"])
     info2 = sid.calibrate([u.audio for u in utts], [u.speaker for u in utts], method="mindcf", save="model")
     fresh = SpeakerIdentifier.load(model_copy)  # empty in-memory store: threshold from the model file

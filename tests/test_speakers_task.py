@@ -106,12 +106,46 @@ def test_evaluate_writes_report_and_det_png(trained, tmp_path):
                             cohort=root / "train.jsonl")
     on_disk = json.loads((tmp_path / "report" / "report.json").read_text())
     assert on_disk == json.loads(json.dumps(rep))
+    # the figures, recomputed one utterance at a time (no batching, no padding)
+    from speechrnn.audio import load_audio
+    from speechrnn.data import read_manifest
+    from speechrnn.metrics import eer, min_dcf
+    from speechrnn.speakers.head import embed_batch, load_speaker_model
+
+    model = load_speaker_model(root / "exp" / "best.pt")
+    classes = model.labels["labels"]
+
+    def alone(u):
+        x = torch.from_numpy(load_audio(u.audio))[None]
+        with torch.no_grad():
+            e = embed_batch(model, x, torch.tensor([x.shape[1]]))[0]  # (E,) unit vector
+            enc, n = model.encode(x, torch.tensor([x.shape[1]]))
+            logits = model.head.projection(model.head.embed(enc, n))[0]  # (C,)
+        return e.numpy(), logits.numpy()
+
+    dev = read_manifest(root / "dev.jsonl")
+    ranks = [int((lg > lg[classes.index(u.speaker)]).sum()) for u in dev for lg in [alone(u)[1]]]
     ident = rep["identification"]
-    assert ident["method"] == "classifier" and ident["utterances"] == 8 and 0 <= ident["top1"] <= ident["top5"] <= 1
+    assert ident["method"] == "classifier" and ident["utterances"] == 8
+    assert ident["top1"] == pytest.approx(np.mean([r < 1 for r in ranks]))
+    assert ident["top5"] == pytest.approx(np.mean([r < 4 for r in ranks])) == 1.0  # 4 classes
+    emb = {u.id: alone(u)[0] for u in verify}
+    trials = [line.split() for line in (tmp_path / "trials.txt").read_text().splitlines()]
+    scores = np.array([float(emb[a] @ emb[b]) for _, a, b in trials])
+    same = np.array([t[0] == "1" for t in trials])
+    raw = rep["verification"]["raw"]
+    assert raw["eer"] == pytest.approx(eer(scores[same], scores[~same])[0], abs=1e-6)
+    assert raw["min_dcf"] == pytest.approx(min_dcf(scores[same], scores[~same])[0], abs=1e-6)
+    from speechrnn.metrics.trials import snorm_pairs
+
+    ids = [u.id for u in verify]
+    cohort = np.stack([alone(u)[0] for u in read_manifest(root / "train.jsonl")])
+    i, j = [ids.index(a) for _, a, _ in trials], [ids.index(b) for _, _, b in trials]
+    norm = snorm_pairs(np.stack([emb[k] for k in ids]), i, j, cohort)
+    assert rep["verification"]["s-norm"]["eer"] == pytest.approx(eer(norm[same], norm[~same])[0], abs=1e-5)
     for system in ("raw", "s-norm"):
         v = rep["verification"][system]
         assert v["target_trials"] == 2 and v["nontarget_trials"] == 2
-        assert 0 <= v["eer"] <= 1 and v["min_dcf"] >= 0
     assert (tmp_path / "report" / "det.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "identification_closed_set" not in rep  # the test holds every training speaker
     # a test group smaller than the training classes is also scored among its own speakers

@@ -144,10 +144,7 @@ def test_keywords_speech_commands_layout(tmp_path):
     who = lambda us: {speaker_identity(voice_by_id(u.speaker)) for u in us if u.speaker}  # noqa: E731
     dev = read_manifest(tmp_path / "dev.jsonl")
     assert who(dev) and who(dev).isdisjoint(who(train))
-    try:
-        from speechrnn.data.importers import prepare_speech_commands
-    except ImportError:
-        return
+    from speechrnn.data.importers import prepare_speech_commands
     # seen-voice test clips: training voices, clips in no other list, never imported as training
     seen = (tmp_path / "testing_seen_list.txt").read_text().split()
     test_seen = read_manifest(tmp_path / "test_seen.jsonl")

@@ -48,6 +48,7 @@ def test_timbre_files_are_deterministic_and_in_range():
         timbre_name(0, 10000)
 
 
+@pytest.mark.tts
 def test_unwritable_cache_is_a_clear_error(tmp_path, monkeypatch):
     if ENGINES["espeak-ng"].missing():
         pytest.skip("espeak-ng unavailable")
