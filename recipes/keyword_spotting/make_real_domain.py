@@ -96,7 +96,11 @@ def main() -> None:
     out = Path(args.out)
     kw = normalize_text(args.keyword)
     rng = np.random.default_rng(args.seed)
-    extra = [u for m in args.extra_negatives for u in read_manifest(m)]
+    extra = []
+    for i, m in enumerate(args.extra_negatives):  # ids made unique across the manifests
+        for u in read_manifest(m):
+            u.id = f"x{i}_{u.id}"
+            extra.append(u)
     used = {normalize_text(u.text) for u in extra if u.text}
 
     # unlabeled part first, then the test part from sentences it did not use

@@ -157,7 +157,13 @@ def _heard(args, work: str) -> list:
     Path(work).mkdir(parents=True, exist_ok=True)
     print(f"train-custom: {len(sources)} recording(s); the teacher ({teacher.name}) listens for "
           f"{args.word!r}", file=sys.stderr)
-    return listen(segments(), teacher, cache=Path(work) / "heard.jsonl")
+    import time
+
+    t0 = time.perf_counter()
+    heard = listen(segments(), teacher, cache=Path(work) / "heard.jsonl")
+    print(f"train-custom: {len(heard)} speech segments ({sum(s.duration for s in heard) / 60:.1f} min) "
+          f"heard in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return heard
 
 
 def run_train_custom(args) -> int:
@@ -168,7 +174,7 @@ def run_train_custom(args) -> int:
 
     d = {"budget_minutes": args.budget_minutes, "recordings": expand_inputs(args.recordings or []),
          "jobs": args.jobs, "seed": args.seed, "voices": args.voices, "fa_per_hour": args.fa_per_hour,
-         "encoder": resolve_model(args.encoder) if args.encoder else None,
+         "encoder": str(resolve_model(args.encoder)) if args.encoder else None,
          "freeze_layers": args.freeze_layers, "lr": args.lr}
     if args.clips_per_minute is not None:
         d["clips_per_minute"] = args.clips_per_minute

@@ -278,6 +278,12 @@ def mine_windows(keyword: str, segs: list[HeardSegment], cfg: MiningConfig | Non
     if len(neg) > cap:
         neg = [neg[j] for j in sorted(rng.permutation(len(neg))[:cap])]
     res.train = pos + hard + neg
+    seen: dict[str, int] = {}
+    for u in res.train:  # ids unique even where two tokens share a time (one teacher word)
+        n = seen.get(u.id, 0)
+        seen[u.id] = n + 1
+        if n:
+            u.id = f"{u.id}_{n}"
     res.counts = {"segments": len(segs), "heldout_segments": len(held),
                   "train_positive_windows": len(pos), "hard_negative_windows": len(hard),
                   "negative_windows": len(neg), "heldout_positives": len(res.heldout_positives)}

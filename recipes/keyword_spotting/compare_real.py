@@ -1,0 +1,90 @@
+"""Compare keyword models on a target domain: FRR at 1 and 10 false alarms per hour, one DET plot.
+
+    python recipes/keyword_spotting/compare_real.py DOMAIN OUT NAME=MODEL [NAME=MODEL ...]
+
+DOMAIN is a folder of recipes/keyword_spotting/make_real_domain.py (test.jsonl, negatives.jsonl).
+Each model's keyword test sentences are streamed through the detector (score: peak smoothed
+posterior of the keyword, speechrnn.kws.evaluate.positive_scores) and the keyword-free audio back
+to back (every event is a candidate false alarm, negative_scores). Writes OUT/compare.json,
+OUT/compare.md (the table) and OUT/det.png (every model's DET curve).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from speechrnn.data import read_manifest
+from speechrnn.kws.detector import DetectorConfig, WindowClassifier
+from speechrnn.kws.evaluate import keyword_free, negative_scores, positive_scores
+from speechrnn.metrics import frr_at_fa_per_hour, kws_det_curve
+from speechrnn.models import load_model, read_checkpoint
+from speechrnn.plots import plot_det
+from speechrnn.tasks.keywords import KeywordTask
+
+
+def score(model_path: str, test, negatives, floor: float = 0.02) -> dict:
+    model = load_model(model_path).eval()
+    task = KeywordTask.from_labels(model.labels)
+    labels, keywords = list(task.cfg.labels), list(task.keywords)
+    cfg = DetectorConfig()
+    clf = WindowClassifier(model, int(round(cfg.window_s * 16000)), cfg.batch_windows)
+    pos_utts = [u for u in test if u.label in keywords]
+    t0 = time.perf_counter()
+    pos = positive_scores(clf, labels, keywords, cfg, pos_utts)
+    neg_utts, _ = keyword_free(negatives, keywords)
+    neg, hours = negative_scores(clf, labels, keywords, cfg, neg_utts, floor)
+    out = {"model": model_path, "keyword_clips": int(pos.size), "negative_hours": round(hours, 4),
+           "negative_events": int(neg.size), "seconds": round(time.perf_counter() - t0, 1)}
+    for rate in (1.0, 10.0):
+        frr, thr = frr_at_fa_per_hour(pos, neg, hours, rate)
+        out[f"frr_at_{rate:g}_fa_per_hour"] = round(float(frr), 4)
+        out[f"threshold_at_{rate:g}_fa_per_hour"] = round(float(thr), 4)
+    stored = (read_checkpoint(model_path).get("extra") or {}).get("kws_threshold")
+    if stored is not None:  # the threshold calibrated on the user's own audio, applied to the test
+        out["stored_threshold"] = round(float(stored), 4)
+        out["frr_at_stored_threshold"] = round(float((pos < stored).mean()), 4)
+        out["fa_per_hour_at_stored_threshold"] = round(float((neg >= stored).sum() / hours), 2)
+    fa, frr_curve, _ = kws_det_curve(pos, neg, hours)
+    out["_det"] = (fa, frr_curve)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("domain")
+    ap.add_argument("out")
+    ap.add_argument("models", nargs="+", help="NAME=MODEL")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    dom, out = Path(args.domain), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    test = read_manifest(dom / "test.jsonl")
+    negatives = read_manifest(dom / "negatives.jsonl")
+    results, curves = {}, {}
+    for item in args.models:
+        name, _, path = item.partition("=")
+        r = score(path, test, negatives)
+        curves[name] = r.pop("_det")
+        results[name] = r
+        print(name, json.dumps(r), flush=True)
+    (out / "compare.json").write_text(json.dumps(results, indent=2) + "\n")
+    rows = ["| model | FRR @ 1 FA/h | FRR @ 10 FA/h | stored threshold: FRR / FA/h |", "|---|---|---|---|"]
+    for name, r in results.items():
+        st = (f"{r['stored_threshold']:.3f}: {100 * r['frr_at_stored_threshold']:.1f} % / "
+              f"{r['fa_per_hour_at_stored_threshold']:.1f}" if "stored_threshold" in r else "-")
+        rows.append(f"| {name} | {100 * r['frr_at_1_fa_per_hour']:.1f} % | {100 * r['frr_at_10_fa_per_hour']:.1f} % | {st} |")
+    (out / "compare.md").write_text("\n".join(rows) + "\n")
+    plot_det(curves, out / "det.png", title=f"{dom.name}: {results[next(iter(results))]['keyword_clips']} keyword "
+             f"sentences, {results[next(iter(results))]['negative_hours']:.2f} h negatives")
+    print("\n".join(rows))
+    print(f"DET plot: {out / 'det.png'}")
+
+
+if __name__ == "__main__":
+    main()
