@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up (if needed) and run the test suite. Fast tests by default (< 10 min on 2 cores);
-# pass --slow to include tests marked slow; extra arguments go to pytest.
+# Set up (if needed) and run the test suite. The fast tier by default (under 3 minutes on 2 cores);
+# --slow adds the tests marked slow (whole training runs, corpus synthesis, a real browser), as CI
+# (.ci/run) does; extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

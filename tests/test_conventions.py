@@ -90,3 +90,16 @@ def test_cli_help_works_under_python_OO():
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, (cmd, proc.stderr[-1500:])
         assert "usage: speechrnn" in proc.stdout
+
+
+def test_a_silent_file_transcribes_to_an_empty_text(tmp_path, capsys):
+    """README: a silent file is valid audio, not an error: empty text, exit status 0."""
+    from speechrnn.audio import write_audio
+    from speechrnn.cli import main
+    from speechrnn.inference import Recognizer
+
+    wav = tmp_path / "silence.wav"
+    write_audio(wav, np.zeros(32000, dtype=np.float32))
+    assert Recognizer.load().transcribe(wav).text == ""
+    assert main(["transcribe", str(wav)]) == 0
+    assert capsys.readouterr().out.strip() in ("", str(wav))  # nothing was said

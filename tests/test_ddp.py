@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import socket
 
+import pytest
 import torch
 import torch.multiprocessing as mp
 
@@ -29,6 +30,7 @@ def _worker(rank: int, world: int, port: int, cfg: dict, exp: str, out: str) -> 
                os.path.join(out, f"rank{rank}.pt"))
 
 
+@pytest.mark.slow  # a whole training run in two processes
 def test_two_process_gloo_training_agrees(tmp_path):
     m = make_corpus(tmp_path, TEXTS + ["he read", "ace", "a bed", "hr"])
     cfg = tiny_config(m, m, epochs=1, max_seconds=2.0, device="cpu")

@@ -68,6 +68,7 @@ def tiny_config(train_manifest, dev_manifest=None, **train_overrides):
 TEXTS = ["bad cab", "he had", "red bee", "a deer"]
 
 
+@pytest.mark.slow  # trains up to 150 epochs to WER 0
 def test_overfit_tiny_model_reaches_wer_zero(tmp_path):
     m = make_corpus(tmp_path, TEXTS)
     cfg = tiny_config(m, m, epochs=150, stop_at=0.0)
@@ -309,6 +310,7 @@ def test_lr_schedule_follows_time_progress():
     assert lr_factor(60, 110, cfg, time_progress=0.2) == pytest.approx(0.5)  # steps lead
 
 
+@pytest.mark.slow  # spends a real 3 s training budget
 def test_time_budget_stops_with_evaluated_checkpoint(tmp_path):
     train_m = make_corpus(tmp_path, TEXTS * 4)
     dev_m = make_corpus(tmp_path, TEXTS, name="dev", seed=1)

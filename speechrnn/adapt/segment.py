@@ -48,8 +48,8 @@ def merge_regions(regions: list[tuple[float, float]], cfg: SegmentConfig) -> lis
     Neighbours join while the merged span stays within ``max_s`` and the pause between them is
     shorter than ``max_gap_s``; a single region longer than ``max_s`` is cut into equal parts.
 
-    >>> merge_regions([(0, 2), (2.5, 5), (9, 10)], SegmentConfig(max_s=6, max_gap_s=1))
-    [(0, 5), (9, 10)]
+    >>> merge_regions([(0.0, 2.0), (2.5, 5.0), (9.0, 10.0)], SegmentConfig(max_s=6, max_gap_s=1))
+    [(0.0, 5.0), (9.0, 10.0)]
     """
     out: list[tuple[float, float]] = []
     for start, end in regions:

@@ -17,7 +17,8 @@ Example
 >>> unit = model.frontend.hop_length * model.encoder.cfg.subsampling_factor
 >>> ctc = ChunkedCTC(model, unit, chunk_s=1.0, context_s=0.5)
 >>> x = torch.randn(48000).numpy() * 0.1
->>> frames = torch.cat([ctc.feed(x[:20000]), ctc.feed(x[20000:]), ctc.flush()])
+>>> pieces = [ctc.feed(x[:20000]), ctc.feed(x[20000:]), ctc.flush()]  # (N_i, V), N_i may be 0
+>>> frames = torch.cat([p for p in pieces if p.numel()])
 >>> whole, n = model(torch.from_numpy(x)[None], torch.tensor([48000]))
 >>> frames.shape[0] == int(n[0])
 True

@@ -110,7 +110,7 @@ def similarity_distillation_loss(student: torch.Tensor, teacher: torch.Tensor, k
     True
     """
     if student.shape[0] != teacher.shape[0] or student.shape[0] < 2:
-        raise ValueError(f"need N >= 2 matching rows, got {tuple(student.shape)} and {tuple(teacher.shape)}")
+        raise ConfigError(f"need N >= 2 matching rows, got {tuple(student.shape)} and {tuple(teacher.shape)}")
     s = F.normalize(student.float(), dim=-1)
     t = F.normalize(teacher.float(), dim=-1)
     ss, st = s @ s.T, t @ t.T  # (N,E) @ (E,N) -> (N,N)
@@ -126,7 +126,7 @@ def similarity_distillation_loss(student: torch.Tensor, teacher: torch.Tensor, k
         ls = F.log_softmax((ss / temperature).masked_fill(mask, -1e4), dim=-1)  # (N,N) rows over others
         lt = F.log_softmax((st / temperature).masked_fill(mask, -1e4), dim=-1)
         return F.kl_div(ls, lt, log_target=True, reduction="batchmean")
-    raise ValueError(f"unknown distillation loss {kind!r}")
+    raise ConfigError(f"unknown distillation loss {kind!r}")
 
 
 class SpeakerDistillTask(SpeakerTask):
