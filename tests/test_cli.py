@@ -383,3 +383,24 @@ def test_train_output_spellings():
                  ["train", "--exp-dir", "E", "c.yaml", "a.b=1"]):
         args = p.parse_args(argv)
         assert _split_overrides(args) in ([], ["a.b=1"]) and args.exp_dir == "E"
+
+
+def test_every_subcommand_help_renders(capsys):
+    from speechrnn.cli import build_parser
+
+    def walk(parser, prefix):
+        import argparse
+
+        yield prefix
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from walk(sub, [*prefix, name])
+
+    commands = [c for c in walk(build_parser(), []) if c]
+    assert len(commands) > 20
+    for argv in commands:
+        with pytest.raises(SystemExit) as e:
+            main([*argv, "--help"])
+        assert e.value.code == 0, argv
+        assert capsys.readouterr().out.startswith(f"usage: speechrnn {' '.join(argv)}")

@@ -63,3 +63,32 @@ def test_every_format_has_a_writer_and_unknown_is_refused():
     assert {get_writer(f).extension for f in FORMATS} == set(FORMATS)
     with pytest.raises(ConfigError, match="unknown output format 'docx'"):
         get_writer("docx")
+
+
+def test_listing_marks_each_result_with_its_file():
+    import io
+    import json
+    from types import SimpleNamespace as NS
+
+    from speechrnn.errors import ConfigError
+    from speechrnn.writers import Listing
+
+    words = [NS(word="hi", start=0.1, end=0.4, confidence=0.9)]
+    r = NS(text="hi", words=words, path=None, duration=0.5)
+    for fmt, expect in (("txt", ["a.wav\thi", "b.wav\thi"]),
+                        ("tsv", ["file\tstart\tend\tword\tconfidence", "a.wav\t100\t400\thi\t0.9000",
+                                 "b.wav\t100\t400\thi\t0.9000"])):
+        buf = io.StringIO()
+        listing = Listing(fmt, buf)
+        listing.add("a.wav", r)
+        listing.add("b.wav", r)
+        assert buf.getvalue().splitlines() == expect
+    buf = io.StringIO()
+    listing = Listing("json", buf)
+    listing.add("a.wav", r)
+    listing.add("b.wav", r)
+    assert [json.loads(line)["path"] for line in buf.getvalue().splitlines()] == ["a.wav", "b.wav"]
+    listing = Listing("srt", io.StringIO())
+    listing.add("a.wav", r)
+    with pytest.raises(ConfigError, match="--out DIR"):
+        listing.add("b.wav", r)
