@@ -345,8 +345,9 @@ def calibrate_threshold(model, keyword_utts_or_none, negatives, fa_per_hour: flo
     def thr(rate: float) -> float:
         return float(min(max(threshold_for_fa_rate(neg, hours, rate), floor), 1.0))
 
-    out = {"threshold": thr(fa_per_hour), "fa_per_hour_target": fa_per_hour,
-           "negative_hours": round(hours, 4), "negative_events": int(neg.size),
+    # plain floats only: the dict goes into the model file, which loads with weights_only=True
+    out = {"threshold": thr(fa_per_hour), "fa_per_hour_target": float(fa_per_hour),
+           "negative_hours": round(float(hours), 4), "negative_events": int(neg.size),
            "frr": None, "positives": 0}
     if keyword_utts_or_none:
         pos = positive_scores(clf, classes, keywords, cfg, keyword_utts_or_none)
