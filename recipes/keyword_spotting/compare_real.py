@@ -27,6 +27,23 @@ from speechrnn.plots import plot_det
 from speechrnn.tasks.keywords import KeywordTask
 
 
+def cached_scores(model_path: str, test, negatives, cache: Path, floor: float = 0.02) -> dict:
+    """:func:`score`, kept in ``cache`` (a .json beside the plot) until the model file changes."""
+    key = f"{Path(model_path).resolve()}|{Path(model_path).stat().st_mtime_ns}"
+    if cache.is_file():
+        d = json.loads(cache.read_text())
+        if d.get("key") == key:
+            d["_det"] = (np.asarray(d.pop("det_fa")), np.asarray(d.pop("det_frr")))
+            d.pop("key")
+            return d
+    r = score(model_path, test, negatives, floor)
+    fa, frr = r["_det"]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({**{k: v for k, v in r.items() if k != "_det"}, "key": key,
+                                 "det_fa": [float(x) for x in fa], "det_frr": [float(x) for x in frr]}))
+    return r
+
+
 def score(model_path: str, test, negatives, floor: float = 0.02) -> dict:
     model = load_model(model_path).eval()
     task = KeywordTask.from_labels(model.labels)
@@ -69,7 +86,7 @@ def main() -> None:
     results, curves = {}, {}
     for item in args.models:
         name, _, path = item.partition("=")
-        r = score(path, test, negatives)
+        r = cached_scores(path, test, negatives, out / "scores" / f"{name}.json")
         curves[name] = r.pop("_det")
         results[name] = r
         print(name, json.dumps(r), flush=True)

@@ -148,7 +148,14 @@ class MiningConfig:
     positive_shifts: list[float] = field(default_factory=lambda: [-0.15, 0.0, 0.15])
     """Copies of each positive window, shifted by these offsets from the word's centre."""
     margin_s: float = 0.25
-    """Audio this close to a keyword occurrence is never a negative."""
+    """Audio this close to a keyword occurrence (or an unsure word) is never a negative."""
+    unsure_probability: float = 0.5
+    """Audio around words heard with a lower probability is never a negative, in training or
+    calibration: missed keywords hide there (tiny.en wrote 'seventh a genetic poo' (0.44) for
+    'seven the genetic pool', 'c apn' (0.48) for 'seven cap'n')."""
+    hard_negative_probability: float = 0.7
+    """A near-miss word is a hard negative only when heard at least this surely ('seventh' at
+    0.67 was a 'seven')."""
     negative_hop_s: float = 0.5
     """Hop between negative windows."""
     negatives_per_positive: float = 4.0
@@ -167,6 +174,8 @@ class MiningConfig:
             raise ConfigError(f"mining: holdout_fraction must be in [0, 1), got {self.holdout_fraction}")
         if not 0.0 <= self.min_probability <= 1.0 or self.negatives_per_positive < 0:
             raise ConfigError("mining: min_probability in [0, 1] and negatives_per_positive >= 0")
+        if not (0.0 <= self.unsure_probability <= 1.0 and 0.0 <= self.hard_negative_probability <= 1.0):
+            raise ConfigError("mining: unsure_probability and hard_negative_probability must be in [0, 1]")
 
 
 @dataclass
@@ -203,10 +212,17 @@ def _window(audio: str, seg: HeardSegment, centre: float, length: float) -> tupl
     return round(max(start, 0.0), 3), round(length, 3)
 
 
-def _keyword_zones(keyword: str, segs: list[HeardSegment], margin: float):
-    """Per segment: occurrences ``(start, end, p)`` and zones no negative may touch."""
+def _keyword_zones(keyword: str, segs: list[HeardSegment], margin: float, unsure: float = 0.0,
+                   near: set[str] | None = None, near_sure: float = 0.0):
+    """Per segment: occurrences ``(start, end, p)`` and the zones no negative may touch (every
+    occurrence, whatever its probability, every word heard with probability < ``unsure`` and
+    every ``near`` word with probability < ``near_sure``, widened by ``margin``)."""
+    near = near or set()
     occ = [find_keyword(keyword, s) for s in segs]
-    zones = [[(a - margin, b + margin) for a, b, _ in o] for o in occ]
+    zones = [[(a - margin, b + margin) for a, b, _ in o]
+             + [(w.start - margin, w.end + margin) for w in s.words
+                if w.probability < unsure or (w.word in near and w.probability < near_sure)]
+             for o, s in zip(occ, segs)]
     return occ, zones
 
 
@@ -225,7 +241,10 @@ def mine_windows(keyword: str, segs: list[HeardSegment], cfg: MiningConfig | Non
     cfg = cfg or MiningConfig()
     cfg.validate()
     rng = np.random.default_rng(cfg.seed)
-    occ, zones = _keyword_zones(keyword, segs, cfg.margin_s)
+    vocab = sorted({w.word for s in segs for w in s.words})
+    near = set(near_misses(keyword, vocab, phonemes=phonemes)) if len(keyword.split()) == 1 else set()
+    occ, zones = _keyword_zones(keyword, segs, cfg.margin_s, cfg.unsure_probability, near,
+                                cfg.hard_negative_probability)
     res = MinedExamples(keyword)
     res.occurrences = sum(p >= cfg.min_probability for o in occ for *_, p in o)
     res.uncertain = sum(p < cfg.min_probability for o in occ for *_, p in o)
@@ -241,9 +260,7 @@ def mine_windows(keyword: str, segs: list[HeardSegment], cfg: MiningConfig | Non
             k = min(max(k, 1), len(group) - 1)  # at least one held out, at least one trained on
         held |= {group[j] for j in rng.permutation(len(group))[:k]}
 
-    vocab = sorted({w.word for s in segs for w in s.words})
-    res.near_misses = near_misses(keyword, vocab, phonemes=phonemes) if len(keyword.split()) == 1 else []
-    near = set(res.near_misses)
+    res.near_misses = [w for w in vocab if w in near]
     pos, neg, hard = [], [], []
     for i, seg in enumerate(segs):
         good = [(a, b) for a, b, p in occ[i] if p >= cfg.min_probability]
@@ -261,7 +278,8 @@ def mine_windows(keyword: str, segs: list[HeardSegment], cfg: MiningConfig | Non
                                      duration=dur, label=keyword, speaker="user",
                                      extra={"teacher_span": [round(a, 3), round(b, 3)]}))
         for w in seg.words:
-            if w.word in near and not _overlaps(w.start, w.end, zones[i]):
+            if w.word in near and w.probability >= cfg.hard_negative_probability \
+                    and not _overlaps(w.start, w.end, zones[i]):
                 for sh in cfg.hard_negative_shifts:
                     off, dur = _window(seg.audio, seg, (w.start + w.end) / 2 + sh, cfg.clip_s)
                     if not _overlaps(off, off + dur, zones[i]):
@@ -291,15 +309,16 @@ def mine_windows(keyword: str, segs: list[HeardSegment], cfg: MiningConfig | Non
 
 
 def negative_audio(keyword: str, segs: list[HeardSegment], margin_s: float = 0.5,
-                   min_s: float = 0.5) -> list:
-    """The segments minus every keyword occurrence (any probability, ``margin_s`` around it):
-    utterance slices of at least ``min_s`` (label ``_unknown_``), to stream for false alarms."""
+                   min_s: float = 0.5, unsure_probability: float = 0.5) -> list:
+    """The segments minus every keyword occurrence (any probability) and every word heard with
+    probability < ``unsure_probability`` (``margin_s`` around each): utterance slices of at
+    least ``min_s`` (label ``_unknown_``), to stream for false alarms."""
     from ..data import Utterance
 
+    _, zones = _keyword_zones(keyword, segs, margin_s, unsure_probability)
     out = []
     for i, seg in enumerate(segs):
-        cuts = sorted((max(a - margin_s, seg.offset), min(b + margin_s, seg.end))
-                      for a, b, _ in find_keyword(keyword, seg))
+        cuts = sorted((max(a, seg.offset), min(b, seg.end)) for a, b in zones[i])
         t = seg.offset
         for a, b in [*cuts, (seg.end, seg.end)]:
             if a - t >= min_s:
