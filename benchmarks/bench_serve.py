@@ -10,7 +10,8 @@ every completed stream and request must match exactly.
 Parts (``--part``, run separately so each stays short):
 
 ``streams``  N concurrent streams at real-time pace (0.2 s frames on a clock, starts spread over
-             one frame; a reader task takes the replies, as a microphone app would), for each N in
+             ``--spread`` s, default one frame so all N end together: the worst case for finals;
+             a reader task takes the replies, as a microphone app would), for each N in
              ``--streams``: final-result latency after the end of audio (eof sent -> final
              received), p50/p95/max, frame-reply lag p95, text == offline. Stops after the first N
              whose p95 > ``--target`` s. Reports the most streams with p95 <= target.
@@ -106,9 +107,10 @@ async def rt_stream(url: str, pcm: np.ndarray, start_delay: float = 0.0) -> dict
     return {"latency": final["t"] - t_eof, "lag_p95": pct(lags, 95), "text": final.get("text")}
 
 
-async def many_streams(url: str, pcm: np.ndarray, n: int, seed: int = 0) -> list[dict]:
+async def many_streams(url: str, pcm: np.ndarray, n: int, seed: int = 0, spread: float = FRAME_S) -> list[dict]:
+    """``n`` real-time streams starting at random times within ``spread`` seconds."""
     rng = random.Random(seed)
-    return await asyncio.gather(*[rt_stream(url, pcm, rng.uniform(0, FRAME_S)) for _ in range(n)])
+    return await asyncio.gather(*[rt_stream(url, pcm, rng.uniform(0, spread)) for _ in range(n)])
 
 
 def summarize(results: list[dict], ref: str) -> dict:
@@ -122,7 +124,7 @@ def summarize(results: list[dict], ref: str) -> dict:
 def part_streams(srv, pcm, ref, args) -> dict:
     rows = []
     for n in [int(s) for s in args.streams.split(",")]:
-        s = summarize(asyncio.run(many_streams(srv.ws_url, pcm, n)), ref)
+        s = summarize(asyncio.run(many_streams(srv.ws_url, pcm, n, spread=args.spread)), ref)
         rows.append(s)
         print(f"| {n} | {s['p50']:.2f} | {s['p95']:.2f} | {s['max']:.2f} | {s['lag_p95']:.2f} | "
               f"{s['exact']}/{n} |", flush=True)
@@ -287,6 +289,10 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--streams", default="1,2,4,6,8,10,12,16,20,24")
+    ap.add_argument("--spread", type=float, default=FRAME_S,
+                    help="streams start at random times within this many seconds (default one frame: "
+                         "all streams end together, the worst case for final latency; the clip "
+                         "length, 5, staggers their ends)")
     ap.add_argument("--target", type=float, default=1.0, help="final-latency p95 target, seconds")
     ap.add_argument("--http-concurrency", default="1,2,4")
     ap.add_argument("--http-seconds", type=float, default=15.0)

@@ -10,6 +10,7 @@ import json
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -409,12 +410,19 @@ def test_client_vanishing_mid_stream(server, offline):
         await ws.send(pcm[: sr].tobytes())
         ws.transport.abort()  # no close handshake
 
-    for _ in range(3):
+    def metric(name):
+        text = httpx.get(server.url + "/metrics").text
+        return next((float(ln.split()[-1]) for ln in text.splitlines() if ln.startswith(name)), 0.0)
+
+    gone0 = metric('speechrnn_streams_total{outcome="client_gone"}')
+    for _ in range(3):  # as many as max_streams: their slots must come back
         asyncio.run(vanish())
+    deadline = time.monotonic() + 10
+    while metric("speechrnn_active_streams") > 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert metric("speechrnn_active_streams") == 0
+    assert metric('speechrnn_streams_total{outcome="client_gone"}') - gone0 == 3
     assert stream(server.ws_url, pcm, sr)[0][-1]["text"] == offline.text
-    metrics = httpx.get(server.url + "/metrics").text
-    gone = [ln for ln in metrics.splitlines() if ln.startswith('speechrnn_streams_total{outcome="client_gone"}')]
-    assert gone and float(gone[0].split()[-1]) >= 3
 
 
 # ---------------------------------------------------------------------- SIGTERM, CLI

@@ -15,12 +15,13 @@ def run(args) -> int:
     from ..errors import ConfigError
     from ..serve import ServeConfig
 
-    try:
-        import fastapi  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError as e:
-        raise ConfigError(f"speechrnn serve needs the 'serve' extra ({e.name} is missing): "
-                          "pip install 'speechrnn[serve]'") from None
+    import importlib.util
+
+    missing = [m for m in ("fastapi", "uvicorn", "prometheus_client", "python_multipart")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(f"speechrnn serve needs the 'serve' extra ({', '.join(missing)} missing): "
+                          "pip install 'speechrnn[serve]'")
     from ..serve import serve
 
     fields = ("model", "kws_model", "speaker_model", "store", "host", "port", "api_key", "workers",

@@ -19,10 +19,11 @@ import logging
 import time
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import from_dict
@@ -30,7 +31,7 @@ from ..errors import SpeechRNNError
 from .config import ServeConfig
 from .engine import Engine
 from .errors import APIError, api_error_from
-from .metrics import CONTENT_TYPE_LATEST, Metrics
+from .metrics import Metrics
 
 LOGGER = logging.getLogger("speechrnn.serve")
 STATIC = Path(__file__).resolve().parent / "static"

@@ -1,20 +1,23 @@
 """`Engine`: the models (loaded once, shared by every request and stream) and the worker pool.
 
-All model work runs on a bounded :class:`~concurrent.futures.ThreadPoolExecutor` of
-``config.workers`` threads, never on the event loop; torch releases the GIL during its
-kernels, so the workers run in parallel on separate cores. The recognizer, spotters and
-speaker identifier hold no per-call state (streams hold their own), so one instance of each
-serves all threads.
+All model work runs on a bounded pool of ``config.workers`` threads (:class:`PriorityPool`),
+never on the event loop; torch releases the GIL during its kernels, so the workers run in
+parallel on separate cores. Jobs run in arrival order, except that final results (a stream's
+eof/reset/close) go first: a user who stopped talking waits only for running jobs, not for
+every other stream's queued partials. The recognizer, spotters and speaker identifier hold no
+per-call state (streams hold their own), so one instance of each serves all threads.
 """
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
+import itertools
 import logging
+import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import numpy as np
@@ -24,6 +27,49 @@ from .errors import APIError
 from .metrics import Metrics
 
 LOGGER = logging.getLogger("speechrnn.serve")
+FINAL, NORMAL = 0, 1
+"""Job priorities of :meth:`Engine.run` (lower runs first)."""
+
+
+class PriorityPool:
+    """A fixed pool of worker threads taking jobs by (priority, arrival order).
+
+    Parameters
+    ----------
+    workers : int
+    name : str
+        Thread name prefix.
+    """
+
+    def __init__(self, workers: int, name: str = "speechrnn-worker"):
+        self._q: queue.PriorityQueue = queue.PriorityQueue()
+        self._seq = itertools.count()
+        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+                         for i in range(workers)]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, priority: int, fn: Callable[[], Any]) -> concurrent.futures.Future:
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        self._q.put((priority, next(self._seq), fn, fut))
+        return fut
+
+    def _work(self) -> None:
+        while True:
+            _, _, fn, fut = self._q.get()
+            if fn is None:
+                return
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn())
+            except BaseException as e:  # handed to the awaiting request
+                fut.set_exception(e)
+
+    def shutdown(self) -> None:
+        """Stop the workers after the jobs already queued (they are daemon threads)."""
+        for _ in self._threads:
+            self._q.put((1 << 30, next(self._seq), None, None))
 
 
 class Engine:
@@ -47,8 +93,7 @@ class Engine:
         self.active_streams = 0
         self._pending = 0         # HTTP inference requests admitted
         self._lock = threading.Lock()
-        self.executor = ThreadPoolExecutor(max_workers=config.workers,
-                                           thread_name_prefix="speechrnn-worker")
+        self.pool = PriorityPool(config.workers)
         self.shutdown_event: asyncio.Event | None = None  # made on the server's loop (startup)
 
     # ------------------------------------------------------------------ models
@@ -90,12 +135,11 @@ class Engine:
         return obj
 
     # ------------------------------------------------------------------ work
-    async def run(self, fn: Callable, *args, **kwargs) -> Any:
+    async def run(self, fn: Callable, *args, priority: int = NORMAL, **kwargs) -> Any:
         """Run ``fn(*args, **kwargs)`` on the worker pool and await its result."""
-        loop = asyncio.get_running_loop()
         self.metrics.pending_jobs.inc()
         try:
-            return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+            return await asyncio.wrap_future(self.pool.submit(priority, functools.partial(fn, *args, **kwargs)))
         finally:
             self.metrics.pending_jobs.dec()
 
@@ -142,4 +186,4 @@ class Engine:
         self.metrics.active_streams.dec()
 
     def close(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown()

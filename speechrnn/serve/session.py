@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import AudioError, ConfigError
 from .engine import Engine
+from .errors import CLOSE_BAD_DATA, CLOSE_UNSUPPORTED
 
 _CONFIG_KEYS = {"sample_rate", "words", "max_alternatives", "keywords", "open_vocabulary",
                 "keyword_threshold"}
@@ -49,7 +50,7 @@ def _word_dicts(words, offset: float) -> list[dict]:
 
 
 class StreamSession:
-    """State of one stream: recognizer stream, resampler, optional keyword stream, counters.
+    """State of one stream: recognizer stream, optional keyword stream, counters.
 
     Parameters
     ----------
@@ -62,22 +63,17 @@ class StreamSession:
         self.rate = 16000
         self.words = True
         self.alternatives = 0
-        self._kws_request: dict | None = None
-        self._asr = None
-        self._kws = None
-        self._resampler = None
-        self._carry = b""           # odd byte of a frame, joined to the next frame
+        self._kws_spotter = None    # KeywordSpotter when the config asked for keywords
+        self._asr = None            # TranscriptionStream of the current utterance
+        self._kws = None            # its KeywordStream
         self.samples_in = 0         # samples received at the stream's rate (since start)
         self._segment_start = 0.0   # seconds: where the current utterance (after a reset) starts
-        self._segment_samples = 0   # model-rate samples fed since the last reset
         self.compute_s = 0.0
         self.started = False        # audio received (config can no longer change)
 
     # ------------------------------------------------------------------ config
     def configure(self, cfg: Any) -> None:
         """Apply a ``{"config": {...}}`` payload (before the first audio frame)."""
-        from .errors import CLOSE_UNSUPPORTED
-
         if not isinstance(cfg, dict):
             raise ProtocolError(CLOSE_UNSUPPORTED, "config must be a JSON object")
         unknown = sorted(set(cfg) - _CONFIG_KEYS)
@@ -111,50 +107,35 @@ class StreamSession:
             thr = cfg.get("keyword_threshold")
             if thr is not None and (not isinstance(thr, (int, float)) or isinstance(thr, bool)):
                 raise ProtocolError(CLOSE_UNSUPPORTED, f"keyword_threshold must be a number, got {thr!r}")
-            self._kws_request = {"keywords": None if kw is True else list(kw),
-                                 "open_vocabulary": bool(cfg.get("open_vocabulary", False)),
-                                 "threshold": thr}
             try:
-                self._kws = make_keyword_stream(self.engine, **self._kws_request)
+                self._kws_spotter = keyword_spotter(self.engine, None if kw is True else list(kw),
+                                                    bool(cfg.get("open_vocabulary", False)), thr)
             except ConfigError as e:
                 raise ProtocolError(CLOSE_UNSUPPORTED, str(e)) from None
 
     # ------------------------------------------------------------------ audio
-    def _stream(self):
+    def _streams(self):
+        """The recognizer stream (and keyword stream) of the current utterance, made on first use
+        at the configured rate: the library resamples and converts the 16-bit PCM bytes."""
         if self._asr is None:
-            self._asr = self.engine.recognizer.stream()
-        return self._asr
-
-    def _to_model_rate(self, pcm: bytes, last: bool = False) -> np.ndarray:
-        """int16 bytes at the stream's rate -> float32 ``(S,)`` at the model's rate."""
-        data = self._carry + pcm
-        n = len(data) // 2 * 2
-        self._carry = data[n:]
-        x = np.frombuffer(data[:n], dtype="<i2").astype(np.float32) / 32768.0  # (S,)
-        self.samples_in += x.shape[0]
-        model_rate = self.engine.recognizer.sample_rate
-        if self.rate == model_rate:
-            return x
-        if self._resampler is None:
-            import soxr
-
-            self._resampler = soxr.ResampleStream(self.rate, model_rate, 1, dtype="float32", quality="HQ")
-        return self._resampler.resample_chunk(x, last=last)
+            self._asr = self.engine.recognizer.stream(sample_rate=self.rate)
+        if self._kws is None and self._kws_spotter is not None:
+            self._kws = self._kws_spotter.stream(sample_rate=self.rate)
+        return self._asr, self._kws
 
     def feed(self, pcm: bytes) -> dict:
-        """Process one binary frame; returns the reply (``{"partial": ...}``)."""
+        """Process one binary frame (16-bit little-endian PCM); returns ``{"partial": ...}``."""
         t0 = time.perf_counter()
         self.started = True
-        x = self._to_model_rate(pcm)
-        reply: dict = {"partial": self._feed_model(x)}
-        self._add_keywords(reply, self._kws.feed(x) if self._kws is not None and x.size else [])
+        self.samples_in += len(pcm) // 2
+        asr, kws = self._streams()
+        try:
+            reply: dict = {"partial": asr.feed(pcm)}
+            self._add_keywords(reply, kws.feed(pcm) if kws is not None else [])
+        except AudioError as e:  # a frame the stream cannot use; the audio before it is kept
+            raise ProtocolError(CLOSE_BAD_DATA, f"bad audio frame: {e.reason}") from None
         self.compute_s += time.perf_counter() - t0
         return reply
-
-    def _feed_model(self, x: np.ndarray) -> str:
-        s = self._stream()
-        self._segment_samples += x.shape[0]
-        return s.feed(x) if x.size else ""
 
     def audio_seconds(self) -> float:
         return self.samples_in / self.rate
@@ -162,21 +143,13 @@ class StreamSession:
     def final(self, *, last: bool) -> dict:
         """The final result of the audio since the start or the last reset.
 
-        ``last`` = end of the stream (flushes the resampler and the keyword stream); otherwise a
-        reset: a fresh recognizer stream continues, times keep counting.
+        ``last`` = end of the stream (the keyword stream finishes too); otherwise a reset: a
+        fresh recognizer stream continues, word times keep counting from the stream's start.
         """
         t0 = time.perf_counter()
-        dets = []
-        if self._resampler is not None:
-            tail = self._resampler.resample_chunk(np.zeros(0, np.float32), last=True)
-            if tail.size:
-                self._feed_model(tail)
-                if self._kws is not None:
-                    dets += self._kws.feed(tail)
-            self._resampler = None
-        t = self._stream().finish()
-        if self._kws is not None and last:
-            dets += self._kws.finish()
+        asr, kws = self._streams()
+        t = asr.finish()
+        dets = kws.finish() if kws is not None and last else []
         result = _word_dicts(t.words, self._segment_start)
         if self.alternatives > 0:
             conf = float(np.mean([w["conf"] for w in result])) if result else 0.0
@@ -185,12 +158,9 @@ class StreamSession:
                 alt["result"] = result
             reply: dict = {"alternatives": [alt]}
         else:
-            reply = {"text": t.text}
-            if self.words:
-                reply = {"result": result, "text": t.text}
+            reply = {"result": result, "text": t.text} if self.words else {"text": t.text}
         self._add_keywords(reply, dets)
-        self._segment_start += self._segment_samples / self.engine.recognizer.sample_rate
-        self._segment_samples = 0
+        self._segment_start += t.duration
         self._asr = None
         self.compute_s += time.perf_counter() - t0
         return reply
@@ -199,12 +169,6 @@ class StreamSession:
     def _add_keywords(reply: dict, dets) -> None:
         if dets:
             reply["keywords"] = [d.to_dict() for d in dets]
-
-
-def make_keyword_stream(engine: Engine, keywords: list[str] | None, open_vocabulary: bool,
-                        threshold: float | None):
-    """A keyword stream for one audio stream: classifier, or open-vocabulary CTC search."""
-    return keyword_spotter(engine, keywords, open_vocabulary, threshold).stream()
 
 
 def keyword_spotter(engine: Engine, keywords: list[str] | None, open_vocabulary: bool,

@@ -27,6 +27,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from .errors import (CLOSE_BAD_DATA, CLOSE_GOING_AWAY, CLOSE_INTERNAL, CLOSE_NORMAL, CLOSE_POLICY,
                      CLOSE_TOO_BIG, CLOSE_TRY_LATER, CLOSE_UNSUPPORTED)
+from .engine import FINAL
 from .forms import key_ok
 from .session import ProtocolError, StreamSession
 
@@ -90,7 +91,7 @@ async def stream_endpoint(ws: WebSocket) -> None:
 
 async def _finish(ws, session: StreamSession, engine, code: int, reason: str, error: bool) -> None:
     """Send the final result of the audio so far (with ``error`` when refusing), then close."""
-    reply = await engine.run(session.final, last=True) if session.started else {}
+    reply = await engine.run(session.final, last=True, priority=FINAL) if session.started else {}
     if error:
         reply = {"error": reason, **reply}
     if reply:
@@ -152,12 +153,12 @@ async def _handle(ws: WebSocket, session: StreamSession, engine, msg: dict) -> b
         return False
     if "eof" in obj:
         t0 = time.perf_counter()
-        reply = await engine.run(session.final, last=True)
+        reply = await engine.run(session.final, last=True, priority=FINAL)
         await _send(ws, reply)
         engine.metrics.final_seconds.observe(time.perf_counter() - t0)
         await _close(ws, CLOSE_NORMAL, "eof")
         return True
     if "reset" in obj:
-        await _send(ws, await engine.run(session.final, last=False))
+        await _send(ws, await engine.run(session.final, last=False, priority=FINAL))
         return False
     raise ProtocolError(CLOSE_UNSUPPORTED, f"unknown message {sorted(obj)[0]!r}: expected config, eof or reset")
