@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,13 +22,19 @@ from typing import IO
 __all__ = ["atomic_path", "atomic_write", "write_json", "write_text"]
 
 
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_read_umask()  # what a plain open() would give, not mkstemp's 0o600
+def _new_temp_file(folder: Path, name: str) -> Path:
+    """Create an empty, new ``.<name>.<random>.tmp`` in ``folder`` with the mode a plain
+    ``open()`` gives (``0o666`` less the process umask, applied by the kernel; ``mkstemp``
+    would give ``0o600``). The umask is never read or changed, so other threads see no change."""
+    for _ in range(100):
+        tmp = folder / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"{folder}: cannot create a temporary file for {name}")  # pragma: no cover
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -56,10 +63,8 @@ def atomic_path(path: str | os.PathLike, *, durable: bool = True) -> Iterator[Pa
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _new_temp_file(path.parent, path.name)
     try:
-        os.chmod(tmp, _FILE_MODE)
         yield Path(tmp)
         if durable:
             with open(tmp, "rb") as f:
@@ -107,23 +112,62 @@ def write_json(path: str | os.PathLike, data, indent: int = 2) -> None:
         f.write("\n")
 
 
+_STDERR_LOCK = threading.Lock()
+
+
+_RULER = b"----5---10"
+
+
+def _drop_native_progress(lines: list[bytes]) -> bytes:
+    """``lines`` less KenLM's ARPA loading chatter: ``Loading the LM will be faster ...``, a
+    ``Reading <path>`` line followed by the ``----5---10---...--100`` ruler, the ruler and the
+    ``****`` bar."""
+    kept = []
+    for i, line in enumerate(lines):
+        text = line.strip()
+        nxt = lines[i + 1].strip() if i + 1 < len(lines) else b""
+        if (text.startswith(b"Loading the LM will be faster") or text.startswith(_RULER)
+                or (text and set(text) <= set(b"*")) or (text.startswith(b"Reading ") and nxt.startswith(_RULER))):
+            continue
+        kept.append(line)
+    return b"".join(kept)
+
+
 @contextmanager
 def native_stderr_silenced() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null for the block: silences progress bars that native
-    libraries (KenLM's ARPA loader) print straight to stderr. Python exceptions still carry
-    their messages; the descriptor is restored even if the block raises."""
-    import sys
+    """Hide the progress bars native libraries print straight to file descriptor 2 (KenLM's ARPA
+    loader inside flashlight-text) during the block.
 
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no usable fd 2 (embedded interpreters): leave it alone
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    File descriptor 2 is process-wide, so nothing written meanwhile is lost: it goes to a
+    temporary file and, once the block ends, every line that is not KenLM's loading chatter
+    is written back to the real stderr (by this or any other thread). Blocks in several threads
+    take turns (a lock), so the descriptor is always restored to what it was. Python exceptions
+    still carry their messages; the descriptor is restored even if the block raises.
+    """
+    import sys
+    import tempfile
+
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):  # no usable fd 2 (embedded): leave it alone
+            yield
+            return
+        try:
+            with tempfile.TemporaryFile() as capture:
+                os.dup2(capture.fileno(), 2)
+                try:
+                    yield
+                finally:
+                    try:
+                        sys.stderr.flush()
+                    except (OSError, ValueError, AttributeError):  # pragma: no cover
+                        pass
+                    os.dup2(saved, 2)
+                    capture.seek(0)
+                    kept = _drop_native_progress(capture.readlines())
+                    while kept:
+                        kept = kept[os.write(2, kept):]
+        finally:
+            os.close(saved)

@@ -363,6 +363,24 @@ def _expect_kind(d: dict, kind: str, allowed: set) -> None:
         raise TokenizerError(f"{kind} tokenizer description lacks {missing[0]!r}")
 
 
+def output_labels(tokenizer) -> list[str]:
+    """Index -> symbol list for CTC decoders: ``[blank, symbol of id 1, ...]``.
+
+    The one label list for training-time decoding (tasks) and inference (``Recognizer``).
+    Characters are themselves (``" "`` is the word separator); SentencePiece pieces carry their
+    word-start mark ``▁`` as a space (``"▁the"`` -> ``" the"``), so the symbols of any id
+    sequence joined are its text; the unknown piece is ``"<unk>"``. Every symbol is distinct
+    and non-empty (what the decoders require).
+    """
+    if isinstance(tokenizer, CharTokenizer):
+        return ["<blank>", *tokenizer.symbols]
+    if isinstance(tokenizer, BPETokenizer):
+        sp = tokenizer._sp
+        return ["<blank>", *("<unk>" if sp.is_unknown(p) else sp.id_to_piece(p).replace("\u2581", " ")
+                             for p in range(sp.get_piece_size()))]
+    raise TokenizerError(f"no output labels for a {type(tokenizer).__name__}")
+
+
 def tokenizer_from_dict(d: dict):
     """Rebuild a :class:`CharTokenizer` or :class:`BPETokenizer` from its ``to_dict()``."""
     kinds = {CharTokenizer.kind: CharTokenizer, BPETokenizer.kind: BPETokenizer}

@@ -289,6 +289,76 @@ def test_decoding_config_is_strict(tmp_path):
         from_dict(DecodingConfig, {"method": "lexicon", "hotwords": ["x"]})
 
 
+def test_decoding_config_ranges_are_checked():
+    """A huge beam ran for minutes on a 2 s clip; NaN weights silently decoded nonsense."""
+    for bad in ({"beam_size": 0}, {"beam_size": 1_000_000}, {"beam_size": 2.5}, {"alpha": -1.0},
+                {"alpha": float("nan")}, {"beta": float("inf")}, {"unk_score_offset": 5.0},
+                {"method": "beam", "hotword_weight": -1.0}, {"method": "beam", "hotwords": [" "]}):
+        key = next(iter(k for k in bad if k != "method"))
+        with pytest.raises(ConfigError, match=f"DecodingConfig.{key}"):
+            from_dict(DecodingConfig, bad)
+    lp = ambiguous_the_cat()
+    with pytest.raises(ConfigError, match="beam_size"):  # built directly, checked at decode time
+        decode(lp[None], [lp.shape[0]], LABELS, DecodingConfig(method="beam", beam_size=10**6))
+    with pytest.raises(ConfigError, match="method"):
+        decode(lp[None], [lp.shape[0]], LABELS, DecodingConfig(method="viterbi"))
+    assert from_dict(DecodingConfig, {"method": "beam", "beam_size": 4096}).beam_size == 4096
+
+
+def test_aligned_words_always_spell_the_text_of_the_tokens():
+    """Words come from the tokens' symbols split at whitespace, like the text: a separator
+    token, or a space inside a subword symbol, starts a new word."""
+    labels = ["<b>", " ", "a", "b", " ab", "c"]
+    lp = torch.log(torch.full((12, 6), 0.5 / 5))
+    for t, tok in enumerate([2, 0, 3, 4, 0, 5, 1, 0, 5, 0, 2, 0]):
+        lp[t, tok] = np.log(0.5)
+    tokens = [2, 3, 4, 5, 1, 5, 2]  # "ab" + " ab" + "c" + " " + "c" + "a" -> "ab abc ca"
+    words = align_words(lp, tokens, labels, 0.1)
+    assert " ".join(w.word for w in words) == ids_to_text(tokens, labels) == "ab abc ca"
+    assert [(round(w.start, 2), round(w.end, 2)) for w in words] == [(0.0, 0.3), (0.3, 0.6), (0.8, 1.1)]
+
+
+@needs_flashlight
+def test_lexicon_words_emitted_back_to_back_keep_their_boundary(cat_lm):
+    """The search may start a word right after the previous one's last letter, with no
+    separator frame: its words must still be the text's words ("a" "cat", not "acat")."""
+    from speechrnn.decoding import lexicon_search
+
+    packed = frames_to_log_probs(["a", "c", "a", "t"], peak=0.95)  # no room for a separator
+    loose = frames_to_log_probs(spell("acat"), peak=0.95)             # blanks between letters
+    for lp in (packed, loose):
+        r = lexicon_search(lp, LABELS, lexicon=["a", "cat"], beta=1.0)
+        assert r.text == "a cat" and r.tokens == text_to_ids("a cat", LABELS)
+        cfg = DecodingConfig(method="lexicon", lexicon_path=None, lm_path=str(cat_lm), beta=1.0)
+        d = decode(lp[None], [lp.shape[0]], LABELS, cfg, frame_shift_s=0.03)[0]
+        assert d.text == "a cat"
+        assert " ".join(w.word for w in d.words) == d.text
+        assert d.words[0].end <= d.words[1].start and d.words[1].end <= lp.shape[0] * 0.03 + 1e-9
+
+
+def test_long_alignment_keeps_backpointers_bounded(monkeypatch):
+    """An hour of speech is ~120k frames x ~100k states: every backpointer at once was ~12 GB.
+    They are kept one block at a time; the words are the same as with all of them."""
+    import tracemalloc
+
+    from speechrnn.decoding import align as align_mod
+
+    rng = np.random.default_rng(0)
+    text = " ".join(rng.choice(["cat", "dog", "sat", "on", "the", "mat"], size=250))  # ~1000 tokens
+    tokens = text_to_ids(text, LABELS)
+    lp = frames_to_log_probs(spell(text, hold=2, gap=1), peak=0.6)  # (T, V), T ~ 3000
+    full = align_words(lp, tokens, LABELS, 0.03)  # backpointers T x S ~ 6 MB at once
+    monkeypatch.setattr(align_mod, "BACKPOINTER_BYTES", 256 * 1024)
+    tracemalloc.start()
+    try:
+        bounded = align_words(lp, tokens, LABELS, 0.03)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert bounded == full and " ".join(w.word for w in full) == text
+    assert peak < 2.5 * 2**20, peak  # input copies + one block + block-start scores
+
+
 # --- keyword search -------------------------------------------------------------
 def keyword_fixture() -> tuple[torch.Tensor, int, int]:
     """"hello there my cat is here" with "cat" spelled from frame ``start`` to ``end``."""

@@ -185,3 +185,42 @@ def test_models_lists_description_and_parents(model_file, tmp_path, monkeypatch,
     lines = capsys.readouterr().out.splitlines()
     assert any("random test model" in ln and "trained from" not in ln for ln in lines)
     assert any("fine-tuned [trained from base.pt <- older.pt]" in ln for ln in lines)
+
+
+def test_bpe_model_decodes_greedy_and_beam_with_the_tasks_labels(tmp_path):
+    """One label list (speechrnn.text.output_labels) for tasks and the Recognizer: subword
+    pieces keep their word-start space, so BPE models decode (greedy, and beam + LM)."""
+    from speechrnn.decoding import DecodingConfig, DecodingError, decode
+    from speechrnn.lm import build_arpa
+    from speechrnn.tasks.transcription import TranscriptionConfig, TranscriptionTask
+    from speechrnn.text import BPETokenizer, output_labels
+
+    texts = ["the cat sat on the mat", "hello world this is a test", "a cat and the dog"] * 20
+    tok = BPETokenizer.train(texts, vocab_size=40)
+    labels = output_labels(tok)
+    assert len(labels) == tok.vocab_size == len(set(labels)) and all(labels)
+    task = TranscriptionTask(TranscriptionConfig(tokenizer=tok.to_dict()))
+    assert task.label_list() == labels
+    torch.manual_seed(0)
+    cfg = from_dict(ModelConfig, {"encoder": {"hidden_size": 16, "num_layers": 1}})
+    model = AcousticModel(cfg, tok.vocab_size, FeatureConfig(n_mfcc=13, n_mels=23))
+    path = tmp_path / "bpe.pt"
+    save_checkpoint(path, model, task="transcription", labels=tok.to_dict())
+    rec = Recognizer.load(path)
+    assert rec.labels == labels
+    ids = tok.encode("the cat sat")  # a path spelling known text: one peaked frame per piece
+    lp = torch.full((2 * len(ids) + 1, len(labels)), -8.0)
+    lp[0::2, 0] = 0.0
+    for k, i in enumerate(ids):
+        lp[2 * k + 1, i] = 0.0
+    lp = lp.log_softmax(-1)
+    greedy = decode(lp[None], [lp.shape[0]], rec.labels, frame_shift_s=0.03)[0]
+    assert greedy.text == "the cat sat" == " ".join(w.word for w in greedy.words)
+    lm = build_arpa(texts, tmp_path / "lm.arpa", order=2)
+    beam = DecodingConfig(method="beam", beam_size=8, lm_path=str(lm))
+    r = decode(lp[None], [lp.shape[0]], task.label_list(), beam, frame_shift_s=0.03)[0]
+    assert r.text == "the cat sat" == " ".join(w.word for w in r.words)
+    t = Recognizer.load(path, decoding=beam).transcribe(_noise(1.0))  # runs end to end
+    assert t.text == " ".join(w.word for w in t.words)
+    with pytest.raises(DecodingError, match="BPE"):
+        decode(lp[None], [lp.shape[0]], labels, DecodingConfig(method="lexicon", lm_path=str(lm)))

@@ -91,3 +91,26 @@ def test_alignment_rejects_text_longer_than_the_audio(rec):
 
     with pytest.raises(DecodingError, match="cannot align"):
         rec.align(np.zeros(SR // 10, np.float32), "a much longer sentence than a tenth of a second")
+    with pytest.raises(DecodingError, match="cannot align .* 5 ms"):  # no output frame at all
+        rec.align(np.zeros(SR // 200, np.float32), "hello")
+    assert rec.align(np.zeros(SR // 200, np.float32), "") == []
+
+
+@pytest.mark.parametrize("method", ["greedy", "beam", "beam+lm", "default"])
+def test_words_joined_equal_the_text_for_every_decoder(rec, method):
+    """The word list (tsv/srt/vtt/json words) must be the text's words: the default lexicon
+    search used to glue words it emitted back to back ("dumps over" -> "dumpsover")."""
+    from pathlib import Path
+
+    import soundfile as sf
+
+    from speechrnn.decoding import DecodingConfig
+
+    sample = Path(__file__).resolve().parent.parent / "speechrnn" / "assets" / "samples" / "sample.wav"
+    x, _ = sf.read(sample, dtype="float32")
+    decoding = {"greedy": DecodingConfig(), "beam": DecodingConfig(method="beam", beam_size=16),
+                "beam+lm": DecodingConfig(method="beam", beam_size=16, lm_path=rec.decoding.lm_path),
+                "default": None}[method]
+    for clip in (x, 0.1 * x, resample(x, SR, 12800), np.tile(x, 3)):
+        t = rec.transcribe(clip, decoding=decoding)
+        assert t.text and " ".join(w.word for w in t.words) == t.text, (method, t.text, t.words)

@@ -32,7 +32,11 @@ class TokenSpan(NamedTuple):
     score: float
 
 
-def _viterbi_path(lp: np.ndarray, tokens: list[int], blank: int) -> np.ndarray:
+BACKPOINTER_BYTES = 64 * 2**20  # backpointers held at once by _viterbi_path (bounded memory)
+
+
+def _viterbi_path(lp: np.ndarray, tokens: list[int], blank: int,
+                  budget: int | None = None) -> np.ndarray:
     """Best CTC path of ``tokens`` through ``lp (T, V)``: the label of every frame, ``(T,)``.
 
     States are ``blank, t1, blank, t2, ..., blank`` (S = 2L + 1). Each step keeps the state, or
@@ -40,6 +44,13 @@ def _viterbi_path(lp: np.ndarray, tokens: list[int], blank: int) -> np.ndarray:
     this replaced; the same paths, ties included): a move needs a strictly higher score than
     both others, else the state is kept; at the end the trailing blank needs a strictly higher
     score than the last token.
+
+    Memory is bounded for long inputs (an hour of speech is ~120k frames x ~100k states):
+    backpointers are kept for blocks of ``budget // S`` frames only (``budget`` bytes,
+    default :data:`BACKPOINTER_BYTES`). A first forward pass
+    stores the scores at each block start (``T / block x S`` floats); the backtrace recomputes
+    one block's backpointers at a time from its stored start (the forward pass runs twice when
+    there is more than one block). The path is the same as with every backpointer kept.
     """
     n_frames = lp.shape[0]
     ext = np.full(2 * len(tokens) + 1, blank, dtype=np.int64)  # (S,) label of each state
@@ -47,23 +58,43 @@ def _viterbi_path(lp: np.ndarray, tokens: list[int], blank: int) -> np.ndarray:
     n_states = ext.shape[0]
     can_skip = np.zeros(n_states, dtype=bool)  # s-2 -> s into a token differing from the previous
     can_skip[3::2] = np.asarray(tokens[1:]) != np.asarray(tokens[:-1])
-    emit = lp[:, ext]  # (T, S) float32
     neg = np.float32(-np.inf)
-    alpha = np.full(n_states, neg, dtype=np.float32)
-    alpha[:2] = emit[0, :2]
-    back = np.zeros((n_frames, n_states), dtype=np.int8)  # 0 stay, 1 from s-1, 2 from s-2
-    for t in range(1, n_frames):
+    budget = BACKPOINTER_BYTES if budget is None else budget
+
+    def step(alpha: np.ndarray, t: int, back_row: np.ndarray | None) -> np.ndarray:
         one = np.concatenate([[neg], alpha[:-1]])  # (S,) score arriving from s-1
         two = np.where(can_skip, np.concatenate([[neg, neg], alpha[:-2]]), neg)  # from s-2
         skip = (two > one) & (two > alpha)
-        step = ~skip & (one > alpha) & (one > two)
-        back[t] = np.where(skip, 2, np.where(step, 1, 0))
-        alpha = np.where(skip, two, np.where(step, one, alpha)) + emit[t]
+        move = ~skip & (one > alpha) & (one > two)
+        if back_row is not None:
+            back_row[:] = np.where(skip, 2, np.where(move, 1, 0))
+        return np.where(skip, two, np.where(move, one, alpha)) + lp[t, ext]
+
+    block = max(1, min(n_frames, budget // n_states))  # frames of backpointers per block
+    alpha = np.full(n_states, neg, dtype=np.float32)
+    alpha[:2] = lp[0, ext[:2]]
+    starts = list(range(0, n_frames, block))  # block k holds frames (starts[k], starts[k] + block]
+    saved = []  # scores after frame starts[k]
+    back = np.zeros((block, n_states), dtype=np.int8)  # 0 stay, 1 from s-1, 2 from s-2
+    single = len(starts) == 1
+    for k, t0 in enumerate(starts):
+        saved.append(alpha)
+        for t in range(t0 + 1, min(t0 + block, n_frames - 1) + 1):
+            alpha = step(alpha, t, back[t - t0 - 1] if single else None)
     s = n_states - 1 if alpha[n_states - 1] > alpha[n_states - 2] else n_states - 2
     states = np.empty(n_frames, dtype=np.int64)
-    for t in range(n_frames - 1, -1, -1):
-        states[t] = s
-        s -= back[t, s]
+    states[n_frames - 1] = s
+    for k in range(len(starts) - 1, -1, -1):
+        t0 = starts[k]
+        t1 = min(t0 + block, n_frames - 1)  # last frame of the block
+        if not single:
+            a = saved[k]
+            for t in range(t0 + 1, t1 + 1):
+                a = step(a, t, back[t - t0 - 1])
+        for t in range(t1, t0, -1):
+            states[t] = s
+            s -= back[t - t0 - 1, s]
+        states[t0] = s
     return ext[states]  # (T,)
 
 
@@ -113,13 +144,22 @@ def align_words(
 ) -> list[Word]:
     """Word start/end times and confidences from a CTC forced alignment.
 
+    Words are the whitespace-separated parts of the tokens' symbols joined, exactly as
+    :func:`~speechrnn.decoding.ids_to_text` spells the text: a ``" "`` token separates words,
+    and so does a space inside a symbol (subword pieces such as ``" the"``). So the words
+    joined with single spaces always equal ``ids_to_text(token_ids, labels)``.
+
+    When the frames are too few to give every ``" "`` token a frame of its own (a decoder's
+    words emitted back to back), the other tokens are aligned alone and the separators only
+    mark the word boundaries.
+
     Parameters
     ----------
     log_probs : np.ndarray or torch.Tensor, shape (T, V)
         Log-softmax outputs for the valid frames of one utterance.
     token_ids : sequence of int
-        Tokens to align: a decoder's output or a reference transcript; the
-        ``" "`` token separates words (leading/trailing/repeated spaces are fine).
+        Tokens to align: a decoder's output or a reference transcript (leading, trailing and
+        repeated separators are fine).
     labels : sequence of str, length V
     frame_shift_s : float
         Encoder output frame period in seconds (e.g. 0.03 with x3 subsampling
@@ -129,7 +169,8 @@ def align_words(
     -------
     list[Word]
         ``start`` = first frame of the word's first token x ``frame_shift_s``;
-        ``end`` = one past the last frame of its last token x ``frame_shift_s``.
+        ``end`` = one past the last frame of its last token x ``frame_shift_s``;
+        ``confidence`` = mean score of its tokens.
 
     Examples
     --------
@@ -142,23 +183,34 @@ def align_words(
     labels = check_labels(labels)
     if frame_shift_s <= 0:
         raise DecodingError(f"frame_shift_s must be > 0, got {frame_shift_s}")
-    spans = align_tokens(log_probs, token_ids, blank=blank)
+    x = as_log_probs(log_probs, 2)
+    tokens = [int(t) for t in token_ids]
+    spans: list[TokenSpan | None]
+    is_sep = [0 <= t < len(labels) and labels[t] == WORD_SEPARATOR for t in tokens]
+    if any(is_sep) and x.shape[0] < _min_frames(tokens):
+        others = iter(align_tokens(x, [t for t, sep in zip(tokens, is_sep) if not sep], blank=blank))
+        spans = [None if sep else next(others) for sep in is_sep]
+    else:
+        spans = list(align_tokens(x, tokens, blank=blank))
     words: list[Word] = []
-    current: list = []
+    chars: list[str] = []
+    current: list[TokenSpan] = []  # spans of the word being read
 
     def flush() -> None:
-        if current:
-            text = "".join(labels[s.token] for s in current)
+        if chars:
             conf = sum(s.score for s in current) / len(current)
-            words.append(
-                Word(text, current[0].start * frame_shift_s, current[-1].end * frame_shift_s, conf)
-            )
-            current.clear()
+            words.append(Word("".join(chars), current[0].start * frame_shift_s,
+                              current[-1].end * frame_shift_s, conf))
+        chars.clear()
+        current.clear()
 
-    for span in spans:
-        if labels[span.token] == WORD_SEPARATOR:
-            flush()
-        else:
-            current.append(span)
+    for token, span in zip(tokens, spans):
+        for c in labels[token]:
+            if c.isspace():
+                flush()
+            else:
+                chars.append(c)
+                if not current or current[-1] is not span:
+                    current.append(span)
     flush()
     return words

@@ -27,39 +27,74 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from ..fileio import native_stderr_silenced
 from .greedy import as_log_probs
 from .labels import check_labels, text_to_ids
 from .lexicon import arpa_unigrams, file_key, is_arpa
 from .results import DecodeResult, DecodingError
 
 LOGGER = logging.getLogger(__name__)
+_BUILD_LOCK = threading.RLock()
+
+
+_QUIET = threading.local()  # .depth > 0 while this thread builds a pyctcdecode decoder
+_PYCTCDECODE_LOGGERS = ("pyctcdecode.language_model", "pyctcdecode.decoder", "pyctcdecode.alphabet")
+
+
+class _BuildWarningsFilter(logging.Filter):
+    """Drops pyctcdecode's below-ERROR records emitted by a thread inside :func:`_quiet_pyctcdecode`
+    (its 'small vocabulary' / 'unigrams' warnings about our deliberate setups). Installed once;
+    logger levels are never changed, so other threads' records and the application's own
+    logging configuration are untouched."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or getattr(_QUIET, "depth", 0) == 0
+
+
+_FILTER = _BuildWarningsFilter()
+for _name in _PYCTCDECODE_LOGGERS:
+    if _FILTER not in logging.getLogger(_name).filters:
+        logging.getLogger(_name).addFilter(_FILTER)
 
 
 @contextmanager
 def _quiet_pyctcdecode():
-    """Silence pyctcdecode's 'small vocabulary' warnings while building a decoder."""
-    names = ["pyctcdecode.language_model", "pyctcdecode.decoder", "pyctcdecode.alphabet"]
-    loggers = [logging.getLogger(n) for n in names]
-    old = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
+    """Silence pyctcdecode's warnings raised by this thread while it builds a decoder."""
+    _QUIET.depth = getattr(_QUIET, "depth", 0) + 1
     try:
         yield
     finally:
-        for lg, lvl in zip(loggers, old):
-            lg.setLevel(lvl)
+        _QUIET.depth -= 1
+
+
+def _is_subword(labels: Sequence[str]) -> bool:
+    """Whether ``labels`` are subword pieces that mark a word start with a leading space
+    (:func:`speechrnn.text.output_labels` of a SentencePiece tokenizer)."""
+    return any(len(s) > 1 and s.startswith(" ") for s in labels[1:])
 
 
 def _pyctcdecode_labels(labels: Sequence[str]) -> list[str]:
-    """Our labels -> pyctcdecode's: blank becomes ``""``, other symbols unchanged."""
+    """Our labels -> pyctcdecode's: blank becomes ``""``; subword pieces' leading space becomes
+    SentencePiece's ``▁`` (pyctcdecode's BPE mode); characters unchanged."""
+    if _is_subword(labels):
+        return [""] + ["\u2581" + s[1:] if s.startswith(" ") else s for s in labels[1:]]
     return [""] + list(labels[1:])
+
+
+def _text_tokens(text: str, labels: Sequence[str]) -> list[int]:
+    """Token ids spelling ``text`` (subword labels: the first word also starts with a space)."""
+    if _is_subword(labels) and text:
+        try:
+            return text_to_ids(" " + text, labels)
+        except DecodingError:
+            pass
+    return text_to_ids(text, labels)
 
 
 def _lexicon_scorer_class():
@@ -101,9 +136,10 @@ def _load_kenlm(path: str, mtime_ns: int):
     """Load a KenLM model once per (path, modification time)."""
     import kenlm
 
+    config = kenlm.Config()
+    config.show_progress = False  # no "Reading ... ****" bar on stderr (nothing else is printed)
     try:
-        with native_stderr_silenced():  # KenLM's "Reading ... ****" progress bar
-            return kenlm.Model(path)
+        return kenlm.Model(path, config)
     except (OSError, RuntimeError) as e:
         raise DecodingError(f"{path}: cannot load KenLM model: {e}") from None
 
@@ -206,9 +242,11 @@ def beam_search(
     if beam_size < 1 or nbest < 1:
         raise DecodingError(f"beam_size and nbest must be >= 1, got {beam_size}, {nbest}")
     lex = None if lexicon is None else frozenset(w for w in lexicon if w)
-    decoder = _build_decoder(
-        tuple(labels), file_key(lm, "language model file"), lex, float(alpha), float(beta), float(unk_score_offset)
-    )
+    with _BUILD_LOCK:  # one build (and one KenLM load) per setting, even when threads ask at once
+        decoder = _build_decoder(
+            tuple(labels), file_key(lm, "language model file"), lex, float(alpha), float(beta),
+            float(unk_score_offset),
+        )
     logits = x  # (T,V) float32, C order
     if logits.shape[0] == 0:
         empty = DecodeResult(text="", tokens=[], score=0.0)
@@ -222,7 +260,7 @@ def beam_search(
         hotword_weight=hotword_weight,
     )
     results = [
-        DecodeResult(text=text, tokens=text_to_ids(text, labels), score=float(score))
+        DecodeResult(text=text, tokens=_text_tokens(text, labels), score=float(score))
         for text, _state, _frames, _logit_score, score in beams[:nbest]
     ]
     return results[0] if nbest == 1 else results

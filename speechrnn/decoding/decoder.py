@@ -12,7 +12,9 @@ Example
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,10 @@ from .beam import beam_search
 from .greedy import as_log_probs, greedy_decode, greedy_score
 from .labels import check_labels, ids_to_text
 from .lexicon import is_arpa, lexicon_search
-from .results import DecodeResult, DecodingError
+from .results import DecodeResult, DecodingError, Word
+
+
+MAX_BEAM_SIZE = 4096
 
 
 @dataclass
@@ -44,10 +49,36 @@ class DecodingConfig:
     hotword_weight: float = 10.0  # boost per matched hotword character
     word_timestamps: bool = True  # align words to frames (needs frame_shift_s)
 
+    def check_ranges(self) -> None:
+        """Raise ConfigError for an unknown method or a value out of range (no file checks).
+
+        Ranges: ``1 <= beam_size <= MAX_BEAM_SIZE`` (4096: the search's time grows with it,
+        and beyond a few hundred beams results stop changing); ``alpha`` finite and ``>= 0``;
+        ``beta`` finite; ``unk_score_offset`` finite and ``<= 0``; ``hotword_weight`` finite
+        and ``>= 0``; hotwords non-empty strings.
+        """
+        if self.method not in ("greedy", "beam", "lexicon"):
+            raise ConfigError(f"DecodingConfig.method: must be greedy, beam or lexicon, got {self.method!r}")
+        if isinstance(self.beam_size, bool) or not isinstance(self.beam_size, int) \
+                or not 1 <= self.beam_size <= MAX_BEAM_SIZE:
+            raise ConfigError(f"DecodingConfig.beam_size: must be an integer in [1, {MAX_BEAM_SIZE}], "
+                              f"got {self.beam_size!r}")
+        for key, low, high in (("alpha", 0.0, math.inf), ("beta", -math.inf, math.inf),
+                               ("unk_score_offset", -math.inf, 0.0), ("hotword_weight", 0.0, math.inf)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or not low <= value <= high:
+                bounds = {"alpha": ">= 0", "beta": "finite", "unk_score_offset": "<= 0",
+                          "hotword_weight": ">= 0"}[key]
+                raise ConfigError(f"DecodingConfig.{key}: must be a finite number {bounds}, got {value!r}")
+        bad = [h for h in self.hotwords if not isinstance(h, str) or not h.strip()]
+        if bad:
+            raise ConfigError(f"DecodingConfig.hotwords: must be non-empty strings, got {bad[0]!r}")
+
     def validate(self) -> None:
-        """Raise ConfigError for values no decoder accepts."""
-        if self.beam_size < 1:
-            raise ConfigError(f"DecodingConfig.beam_size: must be >= 1, got {self.beam_size}")
+        """Raise ConfigError for values no decoder accepts (:meth:`check_ranges`, missing files,
+        options the method ignores)."""
+        self.check_ranges()
         for key in ("lm_path", "lexicon_path"):
             value = getattr(self, key)
             if value is not None and not Path(value).is_file():
@@ -109,6 +140,7 @@ def decode(
         One per item, in batch order.
     """
     cfg = cfg or DecodingConfig()
+    cfg.check_ranges()
     labels = check_labels(labels)
     x = as_log_probs(log_probs, 3)  # (B,T,V)
     lengths = [int(n) for n in lengths]
@@ -136,5 +168,14 @@ def decode(
         ]
     if cfg.word_timestamps and frame_shift_s is not None:
         for i, (r, n) in enumerate(zip(results, lengths)):
-            r.words = align_words(x[i, :n], r.tokens, labels, frame_shift_s)
+            r.words = _as_text_words(align_words(x[i, :n], r.tokens, labels, frame_shift_s), r.text)
     return results
+
+
+def _as_text_words(words: list[Word], text: str) -> list[Word]:
+    """Aligned words carrying the text's spelling: a lexicon search over phone labels aligns
+    phones (``HH AH L OW``), its text holds the word (``hello``); one word each, in order."""
+    names = text.split()
+    if len(names) != len(words):
+        return words
+    return [w if w.word == n else dataclasses.replace(w, word=n) for w, n in zip(words, names)]

@@ -43,6 +43,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -142,8 +143,11 @@ class LexiconDecoder:
                  alpha: float = 0.5, beta: float = 0.0, sil_score: float = 0.0):
         fl, KenLM, Dictionary = _flashlight()
         self.labels = check_labels(labels)
-        if " " not in self.labels:
-            raise DecodingError("lexicon decoding needs a ' ' word-separator label")
+        subword = any(len(s) > 1 and s.startswith(" ") for s in self.labels[1:])
+        if " " not in self.labels or (subword and not isinstance(lexicon, Mapping)):
+            raise DecodingError("lexicon decoding needs a ' ' word-separator label and words spelled "
+                                "in the labels (a subword/BPE model: use method 'beam', which takes "
+                                "the LM too, or pass each word's pieces as a lexicon mapping)")
         if beam_size < 1:
             raise DecodingError(f"beam_size must be >= 1, got {beam_size}")
         if lm is not None and not Path(lm).is_file():
@@ -193,14 +197,58 @@ class LexiconDecoder:
                 trie.insert(ids, i, unigram)
         trie.smear(fl.SmearingMode.MAX)
         self.trie = trie
-        opts = fl.LexiconDecoderOptions(
+        self._opts = fl.LexiconDecoderOptions(
             beam_size=beam_size, beam_size_token=beam_size_token or len(self.labels),
             beam_threshold=beam_threshold, lm_weight=alpha * math.log(10), word_score=beta,
             unk_score=-math.inf, sil_score=sil_score, log_add=False,
             criterion_type=fl.CriterionType.CTC,
         )
-        self.decoder = fl.LexiconDecoder(opts, trie, self.lm, self.sil, self.blank,
-                                         len(words), [], False)
+        self._fl = fl
+        self._local = threading.local()
+
+    @property
+    def decoder(self):
+        """This thread's flashlight decoder.
+
+        A flashlight ``LexiconDecoder`` keeps its hypotheses in the object while it decodes, so
+        each thread gets its own; they share the read-only trie and the LM (KenLM queries are
+        thread-safe, and each search starts its own LM state tree).
+        """
+        dec = getattr(self._local, "decoder", None)
+        if dec is None:
+            dec = self._fl.LexiconDecoder(self._opts, self.trie, self.lm, self.sil, self.blank,
+                                          len(self.words), [], False)
+            self._local.decoder = dec
+        return dec
+
+    def _tokens(self, hyp) -> list[int]:
+        """The hypothesis' collapsed tokens, with a separator between every two words.
+
+        The search may start a word right after the last letter of the previous one, with no
+        separator frame (``"a" "low"`` read as ``a l o w``); the separator goes in there, so
+        the tokens spell the words the text holds (word times from them then agree with it).
+        ``hyp.words[t]`` is the word completed at frame ``t`` (-1 for none).
+        """
+        ids: list[int] = []
+        word_done = False
+        for token, frames in itertools.groupby(zip(hyp.tokens, hyp.words), key=lambda f: f[0]):
+            completes = any(w >= 0 for _, w in frames)
+            if token == self.sil:
+                if ids and ids[-1] != self.sil:
+                    ids.append(token)
+                word_done = False
+            elif 0 < token < len(self.labels):
+                if word_done and ids and ids[-1] != self.sil:
+                    ids.append(self.sil)
+                ids.append(token)
+                word_done = completes
+            else:  # blank (or the search's padding)
+                word_done = word_done or completes
+        while ids and ids[0] == self.sil:
+            ids.pop(0)
+        while ids and ids[-1] == self.sil:
+            ids.pop()
+        return ids
 
     def __call__(self, log_probs, nbest: int = 1) -> list[DecodeResult]:
         """Decode one utterance's ``(T, V)`` log-probabilities; up to ``nbest`` results, best first."""
@@ -211,18 +259,12 @@ class LexiconDecoder:
             )
         if x.shape[0] == 0:
             return [DecodeResult(text="", tokens=[], score=0.0)]
-        em = x  # (T, V) float32, C order for the raw pointer
+        em = np.ascontiguousarray(x, dtype=np.float32)  # (T, V), C order for the raw pointer
         hyps = self.decoder.decode(em.ctypes.data, em.shape[0], em.shape[1])
         out = []
         for h in hyps[:nbest]:
             text = " ".join(self.words[w] for w in h.words if 0 <= w < len(self.words))
-            # the path's tokens (per frame, blanks included) -> collapsed, blanks and edge spaces off
-            ids = [t for t, _ in itertools.groupby(h.tokens) if 0 < t < len(self.labels)]
-            while ids and ids[0] == self.sil:
-                ids.pop(0)
-            while ids and ids[-1] == self.sil:
-                ids.pop()
-            out.append(DecodeResult(text=text, tokens=ids, score=float(h.score)))
+            out.append(DecodeResult(text=text, tokens=self._tokens(h), score=float(h.score)))
         return out or [DecodeResult(text="", tokens=[], score=-math.inf)]
 
 
@@ -236,6 +278,9 @@ def file_key(path, what: str = "file") -> tuple[str, int] | None:
     if not p.is_file():
         raise DecodingError(f"{p}: {what} not found")
     return str(p.resolve()), p.stat().st_mtime_ns
+
+
+_BUILD_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=8)
@@ -289,9 +334,10 @@ def lexicon_search(
         words = tuple((w, tuple(tuple(sp) for sp in sps)) for w, sps in lexicon.items())
     elif lexicon is not None:
         words = tuple(lexicon)
-    dec = _cached_decoder(tuple(check_labels(labels)), lexicon_key, words, file_key(lm, "language model file"),
-                          int(beam_size), float(beam_threshold), float(alpha),
-                          float(beta), float(sil_score))
+    with _BUILD_LOCK:  # one build per setting, even when threads ask at once
+        dec = _cached_decoder(tuple(check_labels(labels)), lexicon_key, words, file_key(lm, "language model file"),
+                              int(beam_size), float(beam_threshold), float(alpha),
+                              float(beta), float(sil_score))
     results = dec(log_probs, nbest)
     return results[0] if nbest == 1 else results
 

@@ -10,7 +10,7 @@ from .models import default_model_path, list_models
 _LAZY = {
     "Recognizer": "recognizer", "Transcript": "recognizer", "TranscriptionStream": "recognizer",
     "SpeakerIdentifier": "speakers", "SpeakerMatch": "speakers", "Verification": "speakers",
-    "KeywordSpotter": "keywords",
+    "KeywordSpotter": "keywords", "set_threads": "threads",
 }
 
 __all__ = ["Recognizer", "Transcript", "TranscriptionStream", "default_model_path", "list_models",

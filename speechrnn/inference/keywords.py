@@ -37,6 +37,7 @@ from ..errors import CheckpointError, ConfigError
 from ..kws.detector import (DetectorConfig, KeywordDetection, StreamingDetector, WindowClassifier)
 from .audio_blocks import StreamInput, input_blocks
 from .models import resolve_model
+from .threads import load_threads
 
 _BLOCK_S = 10.0  # seconds per block when a long file is streamed (bounded memory)
 NON_KEYWORDS = ("_unknown_", "_silence_")
@@ -77,7 +78,8 @@ class KeywordSpotter:
         Transcription model: the words/phrases to search (required).
     threshold : float, optional
         Score in [0, 1] a detection must reach (default: the calibrated ``kws_threshold`` stored
-        in the model file, else 0.5; open vocabulary: exp(-1) ~ 0.37).
+        in the model file, else 0.5; open vocabulary: the ``open_vocab_threshold`` an adapted
+        model stores, else exp(-1) ~ 0.37).
     detector : DetectorConfig, optional
         Window, hop, smoothing, refractory period (classifier mode).
     """
@@ -126,18 +128,20 @@ class KeywordSpotter:
              quantize: bool = False) -> "KeywordSpotter":
         """Load a model file or a bundled model by name (``kws-10-bilstm``,
         ``en-char-bilstm.pt``; default: the bundled keyword model, or with ``open_vocabulary``
-        the bundled transcription model)."""
+        the bundled transcription model). ``threads`` is deprecated (process-wide): use
+        :func:`speechrnn.inference.set_threads`."""
         from ..models.checkpoint import build_model_from_checkpoint, quantize_dynamic, read_checkpoint
 
-        if threads:
-            torch.set_num_threads(threads)
+        load_threads(threads, "KeywordSpotter")
         path = resolve_model(path, "transcription" if open_vocabulary else "keywords")
         ckpt = read_checkpoint(path)
         model = build_model_from_checkpoint(ckpt, path).to(device).eval()
         if quantize:
             model = quantize_dynamic(model)
-        if threshold is None and model.task == "keywords":
-            threshold = (ckpt.get("extra") or {}).get("kws_threshold")
+        if threshold is None:   # calibrated thresholds stored in the file (keyword models; adapted
+            # transcription models for open-vocabulary search, speechrnn.adapt.openvocab)
+            key = "kws_threshold" if model.task == "keywords" else "open_vocab_threshold"
+            threshold = (ckpt.get("extra") or {}).get(key)
         return cls(model, keywords, threshold=threshold, detector=detector)
 
     # ------------------------------------------------------------------ API

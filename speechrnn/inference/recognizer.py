@@ -24,9 +24,11 @@ import torch
 from ..audio import audio_info
 from ..decoding import DecodingConfig, Word
 from ..errors import CheckpointError, ConfigError, SpeechRNNError
+from ..text import output_labels  # noqa: F401 - re-exported (export.py)
 from .audio_blocks import StreamInput, input_blocks
 from .chunking import ChunkedCTC, SegmentDecoder
 from .models import resolve_model
+from .threads import load_threads
 
 _BLOCK_S = 10.0  # seconds per block when a long file is streamed
 PARTIAL_S = 0.5  # a live stream refreshes its provisional partial text every this many seconds
@@ -60,11 +62,6 @@ class Transcript:
         return dataclasses.asdict(self)
 
 
-def output_labels(tokenizer) -> list[str]:
-    """Index -> symbol list for decoders: ``[blank, symbol 1, ...]``."""
-    return ["<blank>"] + [tokenizer.decode([i]) for i in range(1, tokenizer.vocab_size)]
-
-
 class Recognizer:
     """CTC speech recognizer around a trained transcription model.
 
@@ -89,6 +86,7 @@ class Recognizer:
         self.tokenizer = tokenizer_from_dict(model.labels)
         self.labels = output_labels(self.tokenizer)
         self.decoding = decoding or DecodingConfig()
+        self.decoding.validate()  # ranges and files: a clear error now, not at the first call
         self.chunk_s, self.context_s = chunk_s, context_s
         enc = model.encoder.cfg
         factor = 1 if enc.subsampling == "none" else enc.subsampling_factor
@@ -102,13 +100,13 @@ class Recognizer:
         """Load a model file (the bundled default when ``path`` is None).
 
         Without ``decoding``, the model file's stored default decoding is used (e.g. the bundled
-        model's lexicon search + LM), else greedy.
+        model's lexicon search + LM), else greedy. ``threads`` is deprecated: torch's thread
+        count is process-wide, set it once with :func:`speechrnn.inference.set_threads`.
         """
         from ..models import load_model
         from .model_decoding import stored_decoding
 
-        if threads:
-            torch.set_num_threads(threads)
+        load_threads(threads, "Recognizer")
         path = resolve_model(path, "transcription")  # a file, a bundled name, or the default
         model = load_model(path, device=device, quantize=quantize)
         return cls(model, decoding or stored_decoding(path), **kwargs)
@@ -186,20 +184,35 @@ class Recognizer:
         """Word times of a *known* transcript (CTC forced alignment), e.g. to time subtitles.
 
         ``text`` is normalized like training text (lowercase, numbers as words); every word
-        gets ``start``/``end`` in seconds and the model's ``confidence`` in it. The audio runs
-        through the same bounded windows as :meth:`transcribe`, so long files are fine.
+        gets ``start``/``end`` in seconds and the model's ``confidence`` in it. Memory stays
+        bounded on long files: the audio runs through the same bounded windows as
+        :meth:`transcribe` (only the ``(T', V)`` log-probabilities are kept, ~14 MB per hour),
+        and the alignment keeps backpointers for one block of frames at a time
+        (:data:`speechrnn.decoding.align.BACKPOINTER_BYTES`, 64 MB). Time grows with
+        frames x characters (minutes for an hour of speech).
+
         Raises :class:`~speechrnn.decoding.DecodingError` when the text cannot fit the audio
-        (more characters than output frames).
+        (more characters than output frames, e.g. a few milliseconds of audio).
         """
-        from ..decoding import align_words
+        from ..decoding import DecodingError, align_words
         from ..text import normalize_text
 
         _, blocks = self._blocks(audio, sample_rate)
         ctc = self._chunked_ctc()
-        pieces = [ctc.feed(b) for b in blocks] + [ctc.flush()]
-        log_probs = torch.cat([p for p in pieces if p.numel()])  # (T', V) for the whole input
+        n = 0
+        pieces = []
+        for b in blocks:
+            n += b.shape[0]
+            pieces.append(ctc.feed(b))
+        pieces = [p for p in pieces + [ctc.flush()] if p.numel()]
         tokens = self.tokenizer.encode(normalize_text(text))
-        return align_words(log_probs.float(), tokens, self.labels, self.frame_shift_s)
+        if not tokens:
+            return []
+        if not pieces:
+            raise DecodingError(f"cannot align {len(tokens)} tokens to {n / self.sample_rate * 1000:.0f} ms "
+                                "of audio: it gives no output frame")
+        log_probs = torch.cat(pieces)  # (T', V) for the whole input
+        return align_words(log_probs.float().numpy(), tokens, self.labels, self.frame_shift_s)
 
     def stream(self, sample_rate: int | None = None, *, decoding: DecodingConfig | None = None,
                partial_s: float | None = PARTIAL_S) -> "TranscriptionStream":

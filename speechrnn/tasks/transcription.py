@@ -136,8 +136,11 @@ class TranscriptionTask(Task):
         )
 
     def label_list(self) -> list[str]:
-        """Index -> symbol list for beam search (``[0]`` is the blank)."""
-        return ["<b>"] + list(getattr(self.tokenizer, "symbols", []))
+        """Index -> symbol list for decoders (``[0]`` is the blank): :func:`speechrnn.text.output_labels`,
+        the same list the ``Recognizer`` uses (characters or subword pieces)."""
+        from ..text import output_labels
+
+        return output_labels(self.tokenizer)
 
     def decode(self, model_out) -> list[str]:
         """Texts for a batch of CTC outputs (greedy, or beam search if ``beam_size > 1``)."""
