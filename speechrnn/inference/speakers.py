@@ -19,9 +19,10 @@ argument, the store's calibrated threshold, the model's ``extra["speaker_thresho
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -33,6 +34,7 @@ from ..metrics.trials import all_pairs, calibrate_threshold, l2_normalize, pair_
 from ..speakers.store import SpeakerStore
 from .audio_blocks import input_blocks
 from .models import resolve_model
+from .threads import load_threads
 
 UNKNOWN = "unknown"
 DEFAULT_THRESHOLD = 0.5
@@ -111,9 +113,10 @@ class SpeakerIdentifier:
     @classmethod
     def load(cls, path: str | Path | None = None, store=None, *, device: str = "cpu",
              threads: int | None = None, quantize: bool = False, **kwargs) -> "SpeakerIdentifier":
-        """Load a model file (the bundled ``spk-bilstm.pt`` when ``path`` is None)."""
-        if threads:
-            torch.set_num_threads(threads)
+        """Load a model file (the bundled ``spk-bilstm.pt`` when ``path`` is None).
+        ``threads`` is deprecated (process-wide): use :func:`speechrnn.inference.set_threads`.
+        """
+        load_threads(threads, "SpeakerIdentifier")
         path = resolve_model(path, "speakers")  # a file, a bundled name, or the default
         model = load_speaker_model(path, device=device, quantize=quantize)
         sid = cls(model, store, **kwargs)
@@ -132,19 +135,22 @@ class SpeakerIdentifier:
         return DEFAULT_THRESHOLD if t is None else float(t)
 
     # ------------------------------------------------------------------ embeddings
-    def _windows(self, audio: Any, sample_rate: int | None) -> tuple[str | None, list[np.ndarray]]:
-        """``(path, [float32 (S_i,) pieces of at most window_s seconds])``."""
+    def _windows(self, audio: Any, sample_rate: int | None) -> tuple[str | None, Iterator[np.ndarray]]:
+        """``(path, iterator of float32 (S_i,) pieces of at most window_s seconds)``.
+
+        A long file is read lazily in ``window_s`` blocks, so only the pieces being embedded
+        are in memory, whatever the file's length."""
         win = int(self.window_s * self.sample_rate)
         path, blocks = input_blocks(audio, sample_rate, self.sample_rate, self.window_s)
-        blocks = list(blocks)
-        if len(blocks) > 1:  # a long file, streamed in window_s blocks
-            return path, [b for b in blocks if len(b)]
-        x = blocks[0]
+        first, second = next(blocks, None), next(blocks, None)
+        if second is not None:  # a long file, streamed in window_s blocks
+            return path, (b for b in itertools.chain([first, second], blocks) if len(b))
+        x = first if first is not None else np.zeros(0, np.float32)
         pieces = [x[i:i + win] for i in range(0, len(x), win)]
         if len(pieces) > 1 and len(pieces[-1]) < win // 4:  # fold a short tail into the previous piece
             tail = pieces.pop()
             pieces[-1] = np.concatenate([pieces[-1], tail])
-        return path, [p for p in pieces if len(p)]
+        return path, iter([p for p in pieces if len(p)])
 
     @torch.no_grad()
     def _embed_pieces(self, pieces: list[np.ndarray]) -> np.ndarray:
@@ -162,23 +168,47 @@ class SpeakerIdentifier:
         :class:`~speechrnn.errors.NoVoiceError` for a silent input or one shorter than
         :data:`MIN_VOICE_S`: its embedding would be noise that enrolls or matches anyone.
         """
-        from ..errors import EmptyAudioError, NoVoiceError
+        from ..errors import EmptyAudioError
 
         _, pieces = self._windows(audio, sample_rate)
         where = audio if isinstance(audio, (str, Path)) else None
-        if not pieces:
+        total, level, acc, group = 0, float("-inf"), None, []
+
+        def embed_group() -> None:  # weighted sum of the group's unit embeddings, by length
+            nonlocal acc
+            emb = self._embed_pieces(group)  # (P,E)
+            w = np.array([len(p) for p in group], dtype=np.float32)[:, None]  # (P,1)
+            part = (emb * w).sum(axis=0)  # (P,E) -> (E,)
+            acc = part if acc is None else acc + part
+            group.clear()
+
+        first = next(pieces, None)
+        if first is None:
             raise EmptyAudioError(where, "no samples")
-        seconds = sum(len(p) for p in pieces) / self.sample_rate
+        more = next(pieces, None)
+        if more is None:  # one piece: check it before spending a model call on it
+            self._check_voice(where, len(first) / self.sample_rate, peak_dbfs(first))
+        for p in itertools.chain([first], [] if more is None else [more], pieces):
+            total += len(p)
+            level = max(level, peak_dbfs(p))
+            group.append(p)
+            if len(group) == 8:
+                embed_group()
+        self._check_voice(where, total / self.sample_rate, level)
+        if group:
+            embed_group()
+        return l2_normalize(acc)  # (E,)
+
+    @staticmethod
+    def _check_voice(where, seconds: float, level: float) -> None:
+        from ..errors import NoVoiceError
+
         if seconds < MIN_VOICE_S:
             raise NoVoiceError(where, f"{seconds:.3f} s of audio: too short for a speaker embedding "
                                       f"(at least {MIN_VOICE_S} s)")
-        level = peak_dbfs(*pieces)
         if level < SILENCE_DBFS:
             raise NoVoiceError(where, f"silent (peak {level:.0f} dBFS, below {SILENCE_DBFS:.0f} dBFS): "
                                       "no voice to embed")
-        emb = np.concatenate([self._embed_pieces(pieces[i:i + 8]) for i in range(0, len(pieces), 8)])  # (P,E)
-        w = np.array([len(p) for p in pieces], dtype=np.float32)[:, None]  # (P,1)
-        return l2_normalize((emb * w).sum(axis=0))  # (P,E) -> (E,)
 
     def embed_many(self, audios: Sequence[Any], sample_rate: int | None = None) -> np.ndarray:
         """Embeddings ``(N, E)`` of several inputs (each as :meth:`embed`)."""
