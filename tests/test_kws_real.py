@@ -32,7 +32,8 @@ needs_teacher = pytest.mark.skipif(not _teacher_installed(), reason="teacher ext
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
-    """A short recording (espeak-ng, 16 kHz) that says 'seven' twice and 'heaven' once."""
+    """A short recording (espeak-ng, 16 kHz): one sentence with 'seven' and 'heaven', twice,
+    2 s apart (two speech segments; the same words, so tiny.en hears both or neither)."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng not installed")
     from speechrnn.audio import load_audio, write_audio
@@ -40,8 +41,7 @@ def recording(tmp_path_factory):
     d = tmp_path_factory.mktemp("rec")
     parts = [np.zeros(8000, np.float32)]
     # a 2 s pause between the two sentences: two speech segments (one can be held out)
-    for i, text in enumerate(["I will meet you at seven in the morning. The weather was like heaven.",
-                              "Bring seven apples and a loaf of bread."]):
+    for i, text in enumerate(["Bring seven apples and a loaf of bread. The weather was like heaven."] * 2):
         raw = d / f"raw{i}.wav"
         subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), text], check=True)
         parts += [load_audio(raw), np.zeros(32000 if i == 0 else 8000, np.float32)]
