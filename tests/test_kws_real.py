@@ -81,7 +81,7 @@ def test_mine_windows_positives_hard_negatives_and_holdout():
                                                 HeardWord("heaven", 4.0, 4.4, 0.9), HeardWord("seven", 8.0, 8.4, 0.1)]),
             HeardSegment("/a.wav", 11.0, 4.0, [HeardWord("eleven", 12.0, 12.4, 0.8)]),
             HeardSegment("/a.wav", 16.0, 4.0, [HeardWord("seven", 17.0, 17.4, 0.95)])]
-    m = mine_windows("seven", segs, MiningConfig(holdout_fraction=0.5, seed=1), phonemes=False)
+    m = mine_windows("seven", segs, MiningConfig(holdout_fraction=0.5, seed=1, unheard_gap_s=None), phonemes=False)
     assert m.occurrences == 2 and m.uncertain == 1 and sorted(m.near_misses) == ["eleven", "heaven"]
     pos = [u for u in m.train if u.label == "seven"]
     # one occurrence trained on (3 shifted copies), the other held out
@@ -96,9 +96,14 @@ def test_mine_windows_positives_hard_negatives_and_holdout():
                 assert u.offset + u.duration <= a - 0.25 + 1e-6 or u.offset >= b + 0.25 - 1e-6
     hard = [u for u in m.train if "near_miss" in u.extra]
     assert hard and all(u.label == "_unknown_" for u in hard)
-    for u in negative_audio("seven", segs):
+    for u in negative_audio("seven", segs, unheard_gap_s=None):
         assert not (u.offset < 17.4 and u.offset + u.duration > 17.0)
         assert not (u.offset < 8.4 and u.offset + u.duration > 8.0)
+    # where the teacher wrote nothing for over a second (a dropped keyword may hide) is no negative
+    heard_only = negative_audio("seven", segs[1:2], margin_s=0.0)
+    assert [(u.offset, u.duration) for u in heard_only] == [(11.0, 1.4)]  # 12.4-15 s: nothing heard
+    assert [(u.offset, u.duration) for u in negative_audio("seven", segs[1:2], margin_s=0.0,
+                                                         unheard_gap_s=3.0)] == [(11.0, 4.0)]
     assert find_keyword("at seven", segs[0]) == [(1.0, 1.7, 0.9)]
     assert mine_windows("marvin", segs).occurrences == 0
 

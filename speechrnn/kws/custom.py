@@ -296,7 +296,8 @@ def train_custom_keyword(word: str, out: str | Path, work_dir: str | Path,
                   "keyword": word_n, "test_accuracy_unseen_voices": test_acc})
     calibration = None
     if heard is not None:
-        negatives = negative_audio(word_n, heard, unsure_probability=cfg.mining.unsure_probability)
+        negatives = negative_audio(word_n, heard, unsure_probability=cfg.mining.unsure_probability,
+                                   unheard_gap_s=cfg.mining.unheard_gap_s)
         if negatives:
             model = build_model_from_checkpoint(ck).eval()
             calibration = calibrate_threshold(model, mined.heldout_positives if mined else None, negatives,

@@ -153,6 +153,9 @@ class MiningConfig:
     """Audio around words heard with a lower probability is never a negative, in training or
     calibration: missed keywords hide there (tiny.en wrote 'seventh a genetic poo' (0.44) for
     'seven the genetic pool', 'c apn' (0.48) for 'seven cap'n')."""
+    unheard_gap_s: float | None = 1.0
+    """Stretches of a segment this long where the teacher wrote no word are never negatives
+    (None: no such rule): Whisper drops words, and a dropped keyword there becomes a negative."""
     hard_negative_probability: float = 0.7
     """A near-miss word is a hard negative only when heard at least this surely ('seventh' at
     0.67 was a 'seven')."""
@@ -212,16 +215,27 @@ def _window(audio: str, seg: HeardSegment, centre: float, length: float) -> tupl
     return round(max(start, 0.0), 3), round(length, 3)
 
 
+def _unheard(seg: HeardSegment, max_gap: float | None) -> list[tuple[float, float]]:
+    """Stretches longer than ``max_gap`` of a segment where the teacher wrote no word (Whisper
+    drops words: 'to save a single life is better' for '... than to build a seven story pagoda')."""
+    if max_gap is None:
+        return []
+    edges = [seg.offset, *[t for w in sorted(seg.words, key=lambda w: w.start) for t in (w.start, w.end)], seg.end]
+    return [(a, b) for a, b in zip(edges[0::2], edges[1::2]) if b - a > max_gap]
+
+
 def _keyword_zones(keyword: str, segs: list[HeardSegment], margin: float, unsure: float = 0.0,
-                   near: set[str] | None = None, near_sure: float = 0.0):
+                   near: set[str] | None = None, near_sure: float = 0.0, max_gap: float | None = None):
     """Per segment: occurrences ``(start, end, p)`` and the zones no negative may touch (every
     occurrence, whatever its probability, every word heard with probability < ``unsure`` and
-    every ``near`` word with probability < ``near_sure``, widened by ``margin``)."""
+    every ``near`` word with probability < ``near_sure``, widened by ``margin``; and stretches
+    longer than ``max_gap`` with no word heard)."""
     near = near or set()
     occ = [find_keyword(keyword, s) for s in segs]
     zones = [[(a - margin, b + margin) for a, b, _ in o]
              + [(w.start - margin, w.end + margin) for w in s.words
                 if w.probability < unsure or (w.word in near and w.probability < near_sure)]
+             + _unheard(s, max_gap)
              for o, s in zip(occ, segs)]
     return occ, zones
 
@@ -244,7 +258,7 @@ def mine_windows(keyword: str, segs: list[HeardSegment], cfg: MiningConfig | Non
     vocab = sorted({w.word for s in segs for w in s.words})
     near = set(near_misses(keyword, vocab, phonemes=phonemes)) if len(keyword.split()) == 1 else set()
     occ, zones = _keyword_zones(keyword, segs, cfg.margin_s, cfg.unsure_probability, near,
-                                cfg.hard_negative_probability)
+                                cfg.hard_negative_probability, cfg.unheard_gap_s)
     res = MinedExamples(keyword)
     res.occurrences = sum(p >= cfg.min_probability for o in occ for *_, p in o)
     res.uncertain = sum(p < cfg.min_probability for o in occ for *_, p in o)
@@ -309,13 +323,15 @@ def mine_windows(keyword: str, segs: list[HeardSegment], cfg: MiningConfig | Non
 
 
 def negative_audio(keyword: str, segs: list[HeardSegment], margin_s: float = 0.5,
-                   min_s: float = 0.5, unsure_probability: float = 0.5) -> list:
-    """The segments minus every keyword occurrence (any probability) and every word heard with
-    probability < ``unsure_probability`` (``margin_s`` around each): utterance slices of at
-    least ``min_s`` (label ``_unknown_``), to stream for false alarms."""
+                   min_s: float = 0.5, unsure_probability: float = 0.5,
+                   unheard_gap_s: float | None = 1.0) -> list:
+    """The segments minus every keyword occurrence (any probability), every word heard with
+    probability < ``unsure_probability`` (``margin_s`` around each) and every stretch longer
+    than ``unheard_gap_s`` with no word heard: utterance slices of at least ``min_s`` (label
+    ``_unknown_``), to stream for false alarms."""
     from ..data import Utterance
 
-    _, zones = _keyword_zones(keyword, segs, margin_s, unsure_probability)
+    _, zones = _keyword_zones(keyword, segs, margin_s, unsure_probability, max_gap=unheard_gap_s)
     out = []
     for i, seg in enumerate(segs):
         cuts = sorted((max(a, seg.offset), min(b, seg.end)) for a, b in zones[i])
