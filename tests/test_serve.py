@@ -311,6 +311,16 @@ def test_stream_other_rate_and_reset(server, tmp_path, recognizer):
     assert all(w["start"] >= half / sr16 - 1e-6 for w in second["result"])
 
 
+def test_stream_vosk_options(server, offline):
+    pcm, sr = read_pcm()
+    replies, code, _ = stream(server.ws_url, pcm, sr, config={"words": False})
+    assert replies[-1] == {"text": offline.text} and code == 1000
+    replies, code, _ = stream(server.ws_url, pcm, sr, config={"max_alternatives": 1, "words": True})
+    (alt,) = replies[-1]["alternatives"]
+    assert alt["text"] == offline.text and [w["word"] for w in alt["result"]] == offline.text.split()
+    assert 0 < alt["confidence"] <= 1
+
+
 def test_stream_keyword_events_equal_spotter(server, recognizer):
     from speechrnn.inference import KeywordSpotter
 
