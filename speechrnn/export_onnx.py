@@ -335,7 +335,9 @@ def _quantize(src: Path, dst: Path) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8,
+            # per-channel scales: closest to float (and to torch int8) on the WER test set:
+            # 32.26 % vs float 32.37 % and torch int8 32.48 %; per-tensor scales gave 31.73 %
+            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
                              op_types_to_quantize=["LSTM", "GRU", "MatMul", "Gemm"],
                              nodes_to_exclude=frontend)
     finally:

@@ -45,7 +45,7 @@ def _speak(text: str) -> np.ndarray:
 def recordings(tmp_path_factory):
     """A long recording of three sentences with pauses, a silent file, a corrupt file."""
     d = tmp_path_factory.mktemp("adapt_inputs")
-    pause = np.zeros(int(0.8 * 16000), np.float32)
+    pause = np.zeros(int(2.0 * 16000), np.float32)  # longer than max_gap_s: a cut
     parts = []
     for s in SENTENCES:
         parts += [_speak(s), pause]
@@ -196,6 +196,14 @@ def test_adapt_end_to_end_writes_a_model_that_works_everywhere(recordings, tmp_p
     assert any("held-out slice" in line for line in lines)
     t = Recognizer.load(out).transcribe(recordings / "talk" / "long.wav")
     assert t.text and t.words
+    # open-vocabulary search uses the threshold calibrated on the held-out slice, stored in the file
+    from speechrnn.inference import KeywordSpotter
+
+    ov = report["open_vocab"]
+    assert ov["positives"] > 0 and 0 < ov["threshold"] <= 1 and ov["fa_per_hour"] <= 2.0
+    spot = KeywordSpotter.load(out, ["market", "weather"], open_vocabulary=True)
+    assert spot.threshold == pytest.approx(ov["threshold"])
+    assert {"market", "weather"} <= {d.keyword for d in spot.spot(recordings / "talk" / "long.wav").detections}
     # a re-run with the same audio resumes every stage instead of training again
     again = adapt([src], out, cfg, log=lines.append)
     assert again["train"] == report["train"] and again["seconds"]["train"] < 5

@@ -132,8 +132,17 @@ def test_transfer_reinitialises_head_and_freezes_layers(tmp_path):
     for k in frozen:  # first recurrent layer frozen: unchanged from the source model
         assert torch.equal(ft[k], src[k]), k
     assert not torch.equal(ft["encoder.layers.1.fwd.weight_ih_l0"], src["encoder.layers.1.fwd.weight_ih_l0"])
-    # CMVN statistics come from the source model
+    # CMVN statistics come from the source model, unless refit on the new data (a new channel)
     assert torch.equal(ft["frontend.cmvn_mean"], src["frontend.cmvn_mean"])
+    (tmp_path / "quiet").mkdir()
+    other = make_corpus(tmp_path / "quiet", TEXTS, seed=7)
+    for u in read_manifest(other):  # the same speech 20 dB quieter: other feature statistics
+        x, sr = sf.read(u.audio)
+        sf.write(u.audio, 0.1 * x, sr)
+    refit = tiny_config(other, None, max_steps=1, init_from=str(tmp_path / "base" / "last.pt"), refit_cmvn=True)
+    train(refit, tmp_path / "refit")
+    rf = _weights(tmp_path / "refit" / "last.pt")
+    assert not torch.equal(rf["frontend.cmvn_mean"], src["frontend.cmvn_mean"])
     # the checkpoints name where they came from, across generations and resumes
     assert read_checkpoint(tmp_path / "base" / "last.pt").get("extra", {}).get("init_from") is None
     assert read_checkpoint(tmp_path / "ft" / "last.pt")["extra"]["init_from"] == ["last.pt"]
@@ -283,7 +292,8 @@ def test_unreadable_files_do_not_stop_training_or_evaluation(tmp_path, capsys, c
     from speechrnn.decoding import DecodingConfig
     from speechrnn.inference.evaluation import tune_decoding
 
-    [(_, rates)] = tune_decoding(exp / "best.pt", m, [DecodingConfig()])  # what tune-decoding reports
+    [(chosen, rates)] = tune_decoding(exp / "best.pt", m, [DecodingConfig()])  # what tune-decoding reports
+    assert chosen.word_timestamps  # scored without times, but the config a user stores keeps them
     assert len(rates.utterances) == 2 and sorted(i for i, _ in rates.skipped) == ["train-1", "train-3"]
 
 

@@ -3,8 +3,9 @@
     python recipes/adaptation/make_domain.py OUT [--num 800] [--seed 0]
 
 Voices: festival's ked and flite's rms (recorded humans the bundled model held out) and Piper's
-joe, every clip through a telephone channel (300-3400 Hz, 8 kHz round trip) with noise at
-20-35 dB SNR. Text: the ``fortunes`` text source (the bundled model's LM was built from WordNet).
+joe. Channel (``--channel``): ``room`` (default: reverberation RT60 0.2-0.6 s and noise at 15-30 dB
+SNR, 16 kHz) or ``telephone`` (300-3400 Hz, 8 kHz round trip, noise at 20-35 dB SNR). Text: the
+``fortunes`` text source (the bundled model's LM was built from WordNet).
 
 OUT/
   corpus/              the synthesized clips (speechrnn.synth.presets.build_transcription)
@@ -31,10 +32,17 @@ VOICES = ["festival:ked_diphone", "flite:rms", "piper:en_US-joe-medium"]
 RECORDING_S = 180.0
 
 
-def channel() -> AugmentConfig:
-    return AugmentConfig(p_speed=0.0, p_reverb=0.0, p_telephone=1.0, p_noise=1.0, snr_db=[20.0, 35.0],
-                         noise_kinds=["white", "pink", "babble"], p_gain=0.5, gain_db=[-9.0, 0.0],
-                         p_silence=0.5, silence_s=[0.0, 0.3])
+CHANNELS = {
+    # a reverberant room with noise, recorded at 16 kHz (like most user recordings)
+    "room": dict(p_reverb=1.0, rt60=[0.2, 0.6], p_telephone=0.0, snr_db=[15.0, 30.0]),
+    # a telephone line (300-3400 Hz, 8 kHz round trip) with noise
+    "telephone": dict(p_reverb=0.0, p_telephone=1.0, snr_db=[20.0, 35.0]),
+}
+
+
+def channel(name: str) -> AugmentConfig:
+    return AugmentConfig(p_speed=0.0, p_noise=1.0, noise_kinds=["white", "pink", "babble"], p_gain=0.5,
+                         gain_db=[-9.0, 0.0], p_silence=0.5, silence_s=[0.0, 0.3], **CHANNELS[name])
 
 
 def join_recordings(utts, out: Path, seed: int) -> list[dict]:
@@ -73,11 +81,12 @@ def main() -> None:
     ap.add_argument("--num", type=int, default=700, help="clips to synthesize (about 60%% unlabeled, 36%% test)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--channel", choices=sorted(CHANNELS), default="room")
     args = ap.parse_args()
     out = Path(args.out)
     cfg = TranscriptionConfig(voices=VOICES, held_out_voices=0.0, seed=args.seed, jobs=args.jobs,
                               text_source="fortunes", num=args.num, min_words=4, max_words=16,
-                              dev_fraction=0.02, test_fraction=0.36, augment=channel(),
+                              dev_fraction=0.02, test_fraction=0.36, augment=channel(args.channel),
                               augment_eval=True, progress=False)
     summary = build_transcription(out / "corpus", cfg)
     if summary["failed"]:
@@ -88,7 +97,7 @@ def main() -> None:
     write_manifest(out / "test.jsonl", test)
     info = {"unlabeled_recordings": len(made), "unlabeled_minutes": round(sum(m["seconds"] for m in made) / 60, 2),
             "test_utterances": len(test), "test_minutes": round(sum(u.duration for u in test) / 60, 2),
-            "voices": VOICES, "synthesis_seconds": summary["build_seconds"]}
+            "voices": VOICES, "channel": args.channel, "synthesis_seconds": summary["build_seconds"]}
     (out / "domain.json").write_text(json.dumps(info, indent=2) + "\n")
     print(json.dumps(info))
 

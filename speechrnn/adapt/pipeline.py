@@ -68,6 +68,7 @@ class AdaptConfig:
     alphas: list[float] = field(default_factory=lambda: [0.4, 0.7, 1.0, 1.3])
     betas: list[float] = field(default_factory=lambda: [-1.0, 0.0, 1.0])
     reserve_minutes: float = 1.5          # budget kept for the LM, tuning and export
+    open_vocab_fa_per_hour: float = 2.0   # open-vocabulary threshold target, per keyword-hour
 
     def validate(self) -> None:
         if self.budget_minutes is not None and self.budget_minutes <= 0:
@@ -266,11 +267,12 @@ def adapt(inputs, out, cfg: AdaptConfig | None = None, *, teacher=None, log=prin
 
     # 6. int8 export with the chosen decoding and its LM beside it
     t = time.time()
-    _export(Path(trained["model"]), out, tuned["decoding"], summary, base)
+    _export(Path(trained["model"]), out, tuned["decoding"], summary, base, tuned.get("open_vocab"))
     times["export"] = round(time.time() - t, 1)
     times["total"] = round(time.time() - t0, 1)
     report = {"out": str(out), "base": str(base), "work_dir": str(work), "labels": summary,
               "train": trained, "lm": lm_info, "heldout": tuned["heldout"], "decoding": tuned["decoding"],
+              "open_vocab": tuned.get("open_vocab"),
               "seconds": times}
     write_json(work / "report.json", report)
     b, a = tuned["heldout"]["base"], tuned["heldout"]["adapted"]
@@ -326,14 +328,33 @@ def _tune(base: Path, model: Path, heldout: Path, lm: str, cfg: AdaptConfig, log
     base_rates = _evaluate(base, heldout, base_dec, cfg.threads)
     log(f"adapt: decoding tuned on the held-out slice: {best_cfg.method} alpha {best_cfg.alpha:g} "
         f"beta {best_cfg.beta:g} (WER {best.wer:.1%}; greedy {greedy.wer:.1%})")
-    return {"decoding": dataclasses.asdict(best_cfg),
+    ov = _open_vocab(model, heldout, cfg)
+    if ov.get("threshold") is not None:
+        log(f"adapt: open-vocabulary threshold {ov['threshold']:.3f} ({ov['fa_per_hour']:g} false alarms "
+            f"per keyword-hour, {ov['recall']:.0%} of {ov['positives']} held-out words found)")
+    return {"decoding": dataclasses.asdict(best_cfg), "open_vocab": ov,
             "heldout": {"base": base_rates, "adapted": {"wer": round(best.wer, 4), "cer": round(best.cer, 4)},
                         "adapted_greedy": {"wer": round(greedy.wer, 4), "cer": round(greedy.cer, 4)}},
             "grid": [{**{k: getattr(d, k) for k in ("method", "alpha", "beta")}, "wer": round(r.wer, 4)}
                      for d, r in rows]}
 
 
-def _export(model: Path, out: Path, decoding: dict, summary: dict, base: Path) -> None:
+def _open_vocab(model: Path, heldout: Path, cfg: AdaptConfig) -> dict:
+    from ..inference.evaluation import compute_posteriors
+    from ..models.checkpoint import read_checkpoint
+    from .openvocab import calibrate_open_vocab
+
+    post = compute_posteriors(model, heldout)
+    ck = read_checkpoint(model)
+    enc, feats = ck["model_config"]["encoder"], ck["feature_config"]
+    factor = 1 if enc["subsampling"] == "none" else enc["subsampling_factor"]
+    shift = feats["hop_ms"] / 1000 * factor
+    return calibrate_open_vocab([lp.numpy() for lp in post.log_probs], post.references, ck["labels"], shift,
+                                fa_per_hour=cfg.open_vocab_fa_per_hour)
+
+
+def _export(model: Path, out: Path, decoding: dict, summary: dict, base: Path,
+            open_vocab: dict | None = None) -> None:
     """int8 model at ``out`` describing its origin; the tuned decoding (LM copied beside) its default."""
     from ..config import from_dict
     from ..decoding import DecodingConfig
@@ -348,6 +369,10 @@ def _export(model: Path, out: Path, decoding: dict, summary: dict, base: Path) -
                                   f"the user's audio labelled by {summary['teacher']} (speechrnn adapt)",
                    "adapted": {"teacher": summary["teacher"], "kept_hours": summary["kept_hours"]}}
     ck["extra"].pop("decoding", None)
+    if open_vocab and open_vocab.get("threshold") is not None:
+        from .openvocab import KEY
+
+        ck["extra"][KEY] = open_vocab["threshold"]
     atomic_torch_save(ck, out)
     if decoding.get("method") != "greedy":
         attach_decoding(out, from_dict(DecodingConfig, decoding))
