@@ -3,7 +3,6 @@ Whisper teacher (no mock), resume, and the adapt pipeline end to end (slow)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -32,7 +31,7 @@ SENTENCES = ["the weather will be sunny tomorrow morning",
 
 
 def _speak(text: str) -> np.ndarray:
-    from speechrnn.synth.engines import ENGINES, Voice
+    from speechrnn.synth.engines import ENGINES
 
     eng = ENGINES["espeak-ng"]
     x, sr = eng.synthesize(text, eng.voice("en-us"))
@@ -204,6 +203,12 @@ def test_adapt_end_to_end_writes_a_model_that_works_everywhere(recordings, tmp_p
     spot = KeywordSpotter.load(out, ["market", "weather"], open_vocabulary=True)
     assert spot.threshold == pytest.approx(ov["threshold"])
     assert {"market", "weather"} <= {d.keyword for d in spot.spot(recordings / "talk" / "long.wav").detections}
+    # ... and so does the torch-free runtime on the model exported to ONNX
+    from speechrnn.export_onnx import export_onnx
+    from speechrnn.runtime import KeywordSpotter as RuntimeSpotter
+
+    onnx = export_onnx(out, tmp_path / "mine.onnx")
+    assert RuntimeSpotter.load(onnx, ["market"]).threshold == pytest.approx(ov["threshold"])
     # a re-run with the same audio resumes every stage instead of training again
     again = adapt([src], out, cfg, log=lines.append)
     assert again["train"] == report["train"] and again["seconds"]["train"] < 5

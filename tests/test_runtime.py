@@ -90,7 +90,10 @@ def recognizers(onnx_models):
     from speechrnn.inference import Recognizer as TorchRecognizer
     from speechrnn.runtime import Recognizer
 
-    return TorchRecognizer.load(threads=2), Recognizer.load(onnx_models["transcription"], threads=2)
+    from speechrnn.inference import set_threads
+
+    set_threads(2)
+    return TorchRecognizer.load(), Recognizer.load(onnx_models["transcription"], threads=2)
 
 
 @pytest.mark.tts

@@ -6,7 +6,6 @@ import pytest
 
 from speechrnn.config import from_dict
 from speechrnn.errors import ConfigError, CorpusError, SynthesisError
-from speechrnn.synth import engines as eng_mod
 from speechrnn.synth.augment import (AugmentConfig, NoiseBank, add_noise, augment, colored_noise,
                                      reverb, telephone)
 from speechrnn.synth.build import check_out_dir

@@ -37,7 +37,7 @@ from ..errors import ConfigError, SpeechRNNError
 from ..fileio import write_json
 from .pseudolabel import PseudoLabelConfig, pseudo_label
 
-__all__ = ["AdaptConfig", "adapt", "split_heldout", "training_epochs"]
+__all__ = ["AdaptConfig", "adapt", "reserve_for", "split_heldout", "training_epochs"]
 
 LOG = logging.getLogger("speechrnn.adapt")
 TARGET_AUDIO_HOURS = 8.0   # audio seen in training without a budget (12 min x 40 epochs)
@@ -67,7 +67,8 @@ class AdaptConfig:
     tune_beam: int = 128
     alphas: list[float] = field(default_factory=lambda: [0.4, 0.7, 1.0, 1.3])
     betas: list[float] = field(default_factory=lambda: [-1.0, 0.0, 1.0])
-    reserve_minutes: float = 1.5          # budget kept for the LM, tuning and export
+    reserve_minutes: float | None = None  # budget kept for the LM, tuning and export (None: from
+                                          # the held-out slice's length, see reserve_for)
     open_vocab_fa_per_hour: float = 2.0   # open-vocabulary threshold target, per keyword-hour
 
     def validate(self) -> None:
@@ -77,6 +78,8 @@ class AdaptConfig:
             raise ConfigError(f"heldout_fraction must be in (0, 0.5), got {self.heldout_fraction}")
         if self.epochs is not None and self.epochs < 1:
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
+        if self.reserve_minutes is not None and self.reserve_minutes < 0:
+            raise ConfigError(f"reserve_minutes must be >= 0, got {self.reserve_minutes}")
         if self.lm_domain_weight < 1 or self.lm_order < 2:
             raise ConfigError("lm_domain_weight must be >= 1 and lm_order >= 2")
 
@@ -90,6 +93,21 @@ def split_heldout(utts, fraction: float, lo: int, hi: int):
     n = min(hi, max(lo, int(round(len(utts) * fraction))), len(utts) // 3)
     held = {u.id for u in ranked[:n]}
     return [u for u in utts if u.id not in held], [u for u in utts if u.id in held]
+
+
+def reserve_for(heldout_seconds: float, cfg: AdaptConfig) -> float:
+    """Minutes of a budget kept after training for the LM, tuning and export.
+
+    Tuning decodes the held-out slice once per grid point (lexicon search, beam 128): measured
+    0.28-0.5 s per held-out second on 2 cores, plus about 10 s for the LM; so 0.5 min plus
+    0.45 min per held-out minute, unless ``cfg.reserve_minutes`` says otherwise.
+
+    >>> round(reserve_for(156.0, AdaptConfig()), 2)   # 2.6 min held out
+    1.67
+    """
+    if cfg.reserve_minutes is not None:
+        return cfg.reserve_minutes
+    return 0.5 + 0.45 * heldout_seconds / 60
 
 
 def training_epochs(hours: float, cfg: AdaptConfig) -> int:
@@ -244,7 +262,8 @@ def adapt(inputs, out, cfg: AdaptConfig | None = None, *, teacher=None, log=prin
                        dataclasses.asdict(cfg))
     trained = stages.get("train", key)
     if trained is None:
-        trained = _train(base, data, work / f"train-{key}", hours, cfg, t0, log)
+        reserve = reserve_for(sum(u.duration for u in held), cfg)
+        trained = _train(base, data, work / f"train-{key}", hours, cfg, t0, reserve, log)
         stages.put("train", key, trained)
     times["train"] = round(time.time() - t, 1)
 
@@ -278,12 +297,16 @@ def adapt(inputs, out, cfg: AdaptConfig | None = None, *, teacher=None, log=prin
     b, a = tuned["heldout"]["base"], tuned["heldout"]["adapted"]
     log(f"adapt: held-out slice ({len(held)} segments, against the teacher's labels): "
         f"WER {b['wer']:.1%} -> {a['wer']:.1%}, CER {b['cer']:.1%} -> {a['cer']:.1%}")
-    log(f"adapt: wrote {out} (+ {Path(tuned['decoding'].get('lm_path') or '').name or 'no LM'}) in "
+    from ..inference.model_decoding import stored_decoding
+
+    dec = stored_decoding(out)
+    log(f"adapt: wrote {out} (+ {Path(dec.lm_path).name if dec and dec.lm_path else 'no LM'}) in "
         f"{times['total'] / 60:.1f} min; report {work / 'report.json'}")
     return report
 
 
-def _train(base: Path, data: Path, exp: Path, hours: float, cfg: AdaptConfig, t0: float, log) -> dict:
+def _train(base: Path, data: Path, exp: Path, hours: float, cfg: AdaptConfig, t0: float,
+           reserve_minutes: float, log) -> dict:
     from ..models.checkpoint import read_checkpoint
     from ..train import train
 
@@ -293,7 +316,7 @@ def _train(base: Path, data: Path, exp: Path, hours: float, cfg: AdaptConfig, t0
     epochs = training_epochs(hours, cfg)
     minutes = 0.0
     if cfg.budget_minutes is not None:
-        minutes = cfg.budget_minutes - (time.time() - t0) / 60 - cfg.reserve_minutes
+        minutes = cfg.budget_minutes - (time.time() - t0) / 60 - reserve_minutes
         if minutes < 0.5:
             raise SpeechRNNError(f"the {cfg.budget_minutes:g}-minute budget is spent by labelling "
                                  f"({(time.time() - t0) / 60:.1f} min): give more minutes")

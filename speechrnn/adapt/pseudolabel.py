@@ -32,7 +32,6 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -62,7 +61,7 @@ class PseudoLabelConfig:
     device: str = "cpu"
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)
-    progress: bool | None = None    # None: a bar only when stderr is a terminal
+    progress: bool | None = None    # False: no bar (else one only when stderr is a terminal)
 
 
 @dataclass
@@ -182,7 +181,7 @@ def pseudo_label(inputs, out_dir, cfg: PseudoLabelConfig | None = None, *, teach
     SpeechRNNError
         No input at all.
     """
-    from tqdm import tqdm
+    from ..progress import progress_bar
 
     cfg = cfg or PseudoLabelConfig()
     cfg.segment.validate()
@@ -206,8 +205,7 @@ def pseudo_label(inputs, out_dir, cfg: PseudoLabelConfig | None = None, *, teach
     in_s = speech_s = 0.0
     no_speech: list[str] = []
     resumed = 0
-    show = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
-    bar = tqdm(sources, unit="file", desc="pseudo-label", disable=not show, file=sys.stderr)
+    bar = progress_bar(sources, unit="file", desc="pseudo-label", enabled=cfg.progress is not False)
     with open(progress_path, "a", encoding="utf-8") as log:
         for src in bar:
             try:
@@ -222,7 +220,7 @@ def pseudo_label(inputs, out_dir, cfg: PseudoLabelConfig | None = None, *, teach
                     log.write(json.dumps(rec) + "\n")
                     log.flush()
                     os.fsync(log.fileno())
-                    if not show:
+                    if bar.disable:   # no bar: one log line per recording instead
                         LOG.info("%s: %d segments, %.1f s of speech", src.audio, len(rec["rows"]),
                                  rec["speech_s"])
                 else:

@@ -144,9 +144,9 @@ def embed_segments(utts: Sequence, cache: str | os.PathLike, teacher: SpeakerTea
     teacher = teacher or SpeakerTeacher.load()
     it: Iterable[int] = todo
     if progress:
-        from tqdm.auto import tqdm
+        from ..progress import progress_bar
 
-        it = tqdm(todo, desc="teacher embeddings", dynamic_ncols=True)
+        it = progress_bar(todo, desc="teacher embeddings", dynamic_ncols=True)
     pending: list[str] = []
     with open(cache, "a", encoding="utf-8") as f:
         for n, i in enumerate(it):

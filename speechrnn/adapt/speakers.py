@@ -27,9 +27,8 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np

@@ -41,13 +41,16 @@ def _model_args(p: argparse.ArgumentParser, store: bool = True) -> None:
 
 
 def _identifier(args):
+    from ..inference import set_threads
     from ..inference.models import resolve_model
     from ..inference.speakers import SpeakerIdentifier
 
     check_device(args.device)
+    if args.threads:
+        set_threads(args.threads)
     store = getattr(args, "store", None) or default_store()
     model = resolve_model(args.model, "speakers")
-    return SpeakerIdentifier.load(model, store, device=args.device, threads=args.threads,
+    return SpeakerIdentifier.load(model, store, device=args.device,
                                   threshold=args.threshold)
 
 

@@ -63,6 +63,7 @@ def split_keywords(args) -> list[str]:
 
 def run_spot(args) -> int:
     from ..errors import SpeechRNNError
+    from ..inference import set_threads
     from ..inference.keywords import KeywordSpotter
     from ..inference.models import resolve_model
 
@@ -72,8 +73,10 @@ def run_spot(args) -> int:
     model = args.model
     if model is not None:
         model = resolve_model(model)
+    if args.threads:
+        set_threads(args.threads)
     spotter = KeywordSpotter.load(model, args.keywords, threshold=args.threshold,
-                                  detector=_detector(args), threads=args.threads,
+                                  detector=_detector(args),
                                   open_vocabulary=args.open_vocab)
     if args.open_vocab and not spotter.open_vocabulary:
         print("speechrnn spot: --open-vocab needs a transcription model (--model)", file=sys.stderr)

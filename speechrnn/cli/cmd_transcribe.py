@@ -27,7 +27,7 @@ def expand_inputs(items: list[str]) -> list[str]:
 def run_transcribe(args) -> int:
     from ..errors import ConfigError, SpeechRNNError
     from ..fileio import atomic_write
-    from ..inference import Recognizer
+    from ..inference import Recognizer, set_threads
     from ..inference.models import resolve_model
     from ..progress import progress_bar
     from ..writers import Listing, get_writer
@@ -41,7 +41,9 @@ def run_transcribe(args) -> int:
                           f"{len(files)} files (one {args.format} file each)")
     check_device(args.device)
     model = resolve_model(args.model, "transcription")
-    rec = Recognizer.load(model, device=args.device, threads=args.threads,
+    if args.threads:
+        set_threads(args.threads)
+    rec = Recognizer.load(model, device=args.device,
                           decoding=decoding_for(args, model))
     listing = Listing(args.format, sys.stdout)
     bar = progress_bar(files, unit="file", enabled=len(files) > 1)

@@ -32,7 +32,6 @@ from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 
 from .greedy import as_log_probs
 from .labels import check_labels, text_to_ids

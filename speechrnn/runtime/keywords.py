@@ -81,7 +81,7 @@ class KeywordSpotter:
         transcription model: the words/phrases to search (required).
     threshold : float, optional
         Default: the file's calibrated ``kws_threshold`` (via :meth:`load`), else 0.5; open
-        vocabulary exp(-1).
+        vocabulary: the ``open_vocab_threshold`` an adapted model stores, else exp(-1).
     detector : DetectorConfig, optional
         Window, hop, smoothing, refractory period (classifier mode).
     """
@@ -125,8 +125,10 @@ class KeywordSpotter:
              detector: DetectorConfig | None = None, threads: int | None = None) -> "KeywordSpotter":
         """Load an exported ``.onnx`` keyword or transcription model."""
         model = OnnxModel(path, threads=threads)
-        if threshold is None and model.task == "keywords":
-            threshold = (model.meta.get("extra") or {}).get("kws_threshold")
+        if threshold is None:   # as the torch spotter: a keyword model's calibrated threshold, or
+            # the open-vocabulary one an adapted transcription model stores (speechrnn adapt)
+            key = "kws_threshold" if model.task == "keywords" else "open_vocab_threshold"
+            threshold = (model.meta.get("extra") or {}).get(key)
         return cls(model, keywords, threshold=threshold, detector=detector)
 
     def _detector_stream(self):
