@@ -109,8 +109,14 @@ def run_identify(args) -> int:
 
 
 def run_verify(args) -> int:
+    from ..errors import AudioError
+
     sid = _identifier(args)
-    v = sid.verify(args.a, args.b)
+    try:
+        v = sid.verify(args.a, args.b)
+    except AudioError as e:   # an input that cannot be read: exit 1, like any failed input
+        print(f"speechrnn verify: {e}", file=sys.stderr)
+        return 1
     if args.format == "json":
         print(json.dumps(v.to_dict()))
     else:
