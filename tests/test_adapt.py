@@ -110,6 +110,35 @@ def test_training_epochs_follow_data_size():
     assert training_epochs(1.0, AdaptConfig(epochs=5)) == 5
 
 
+def _spelled(text: str, tok, vocab: int) -> np.ndarray:
+    """CTC log-posteriors (T, V) that spell ``text``: each character twice, then a blank."""
+    rows = []
+    for i in tok.encode(text):
+        for k in (i, i, 0):
+            r = np.full(vocab, -12.0, np.float32)
+            r[k] = 0.0
+            rows.append(r)
+    return np.stack(rows)
+
+
+def test_open_vocab_threshold_keeps_false_alarms_under_the_target():
+    from speechrnn.adapt.openvocab import calibrate_open_vocab
+    from speechrnn.text import tokenizer_from_dict
+
+    labels = {"kind": "char", "symbols": list(" abcdefghijklmnopqrstuvwxyz'"), "unknown": "error"}
+    tok = tokenizer_from_dict(labels)
+    refs = ["the weather is warm", "whether it rains", "we walk home in the rain"]
+    lps = [_spelled(r, tok, len(labels["symbols"]) + 1) for r in refs]
+    strict = calibrate_open_vocab(lps, refs, labels, 0.04, fa_per_hour=1e-6)
+    # probes: the words of >= 4 letters; every one found where the label has it, no false alarm
+    assert strict["words"] == 7 and strict["positives"] == 7
+    assert strict["fa_per_hour"] == 0 and strict["recall"] == 1.0 and 0.05 <= strict["threshold"] <= 1.0
+    # whole words only: "rain" inside "rains" is no match, so "rain" is found once, where it is said
+    lax = calibrate_open_vocab(lps, refs, labels, 0.04, fa_per_hour=1e9)
+    assert lax["threshold"] == 0.05 and lax["fa_per_hour"] > 0   # everything allowed: the floor
+    assert calibrate_open_vocab(lps, ["", "", ""], labels, 0.04)["threshold"] is None  # no probe words
+
+
 def test_teacher_folder_that_is_not_a_model_names_the_fix(tmp_path):
     (tmp_path / "model.bin").write_bytes(b"x")
     with pytest.raises(TeacherError, match="not a Whisper model folder.*config.json"):
