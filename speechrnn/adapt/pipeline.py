@@ -37,7 +37,7 @@ from ..errors import ConfigError, SpeechRNNError
 from ..fileio import write_json
 from .pseudolabel import PseudoLabelConfig, pseudo_label
 
-__all__ = ["AdaptConfig", "adapt", "reserve_for", "split_heldout", "training_epochs"]
+__all__ = ["AdaptConfig", "adapt", "reserve_for", "split_heldout", "training_epochs", "training_features"]
 
 LOG = logging.getLogger("speechrnn.adapt")
 TARGET_AUDIO_HOURS = 8.0   # audio seen in training without a budget (12 min x 40 epochs)
@@ -60,6 +60,8 @@ class AdaptConfig:
     warmup_steps: int = 20
     max_seconds: float = 120.0            # padded audio seconds per batch
     refit_cmvn: bool = False              # feature statistics from the user's audio (a new channel)
+    augment: bool = False                 # SpecAugment + VTLP as the base was trained (off: dev2 WER
+                                          # 56.0 vs 59.1 % at equal training time, recipes/adaptation)
     threads: int = 0                      # torch threads for training / decoding (0 = default)
     lm_order: int = 3
     lm_base_text: str | None = "wordnet"  # text source, file or manifest merged into the LM; None = labels only
@@ -108,6 +110,23 @@ def reserve_for(heldout_seconds: float, cfg: AdaptConfig) -> float:
     if cfg.reserve_minutes is not None:
         return cfg.reserve_minutes
     return 0.5 + 0.45 * heldout_seconds / 60
+
+
+def training_features(base_features: dict, cfg: AdaptConfig) -> dict:
+    """The base model's feature settings for fine-tuning; without ``cfg.augment`` no SpecAugment
+    masks and no VTLP (both act in training only, so the adapted model's features stay the base's).
+
+    >>> f = training_features({"vtlp": 0.1, "spec_augment": {"freq_masks": 2, "time_masks": 2}}, AdaptConfig())
+    >>> f["vtlp"], f["spec_augment"]["freq_masks"], f["spec_augment"]["time_masks"]
+    (0.0, 0, 0)
+    >>> training_features({"vtlp": 0.1}, AdaptConfig(augment=True))["vtlp"]
+    0.1
+    """
+    features = dict(base_features)
+    if not cfg.augment:
+        features.update(spec_augment={**dict(features.get("spec_augment") or {}), "freq_masks": 0, "time_masks": 0},
+                        vtlp=0.0)
+    return features
 
 
 def training_epochs(hours: float, cfg: AdaptConfig) -> int:
@@ -321,11 +340,12 @@ def _train(base: Path, data: Path, exp: Path, hours: float, cfg: AdaptConfig, t0
             raise SpeechRNNError(f"the {cfg.budget_minutes:g}-minute budget is spent by labelling "
                                  f"({(time.time() - t0) / 60:.1f} min): give more minutes")
         epochs = max(epochs, 100)   # the budget ends the run; the LR schedule follows it
+    features = training_features(ck["feature_config"], cfg)
     run = {
         "task": {"name": "transcription", "tokenizer": ck["labels"]},
         "data": {"train": str(data / "train.jsonl"), "dev": str(data / "heldout.jsonl"),
                  "min_duration": 0.3, "max_duration": 30.0},
-        "features": ck["feature_config"], "model": ck["model_config"],
+        "features": features, "model": ck["model_config"],
         "train": {"epochs": epochs, "max_minutes": round(minutes, 2), "lr": cfg.lr,
                   "warmup_steps": cfg.warmup_steps, "max_seconds": cfg.max_seconds,
                   "init_from": str(base), "refit_cmvn": cfg.refit_cmvn, "keep_best": 1, "average_last": 1, "threads": cfg.threads,
