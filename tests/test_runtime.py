@@ -88,9 +88,8 @@ def _same_words(a, b):
 @pytest.fixture(scope="module")
 def recognizers(onnx_models):
     from speechrnn.inference import Recognizer as TorchRecognizer
-    from speechrnn.runtime import Recognizer
-
     from speechrnn.inference import set_threads
+    from speechrnn.runtime import Recognizer
 
     set_threads(2)
     return TorchRecognizer.load(), Recognizer.load(onnx_models["transcription"], threads=2)

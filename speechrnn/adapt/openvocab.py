@@ -42,6 +42,7 @@ def calibrate_open_vocab(log_probs, references, labels: dict, frame_shift_s: flo
     dict: ``threshold``, ``words``, ``positives``, ``recall`` (share of positives found at the
     threshold), ``fa_per_hour`` measured there, ``hours``.
     """
+    from ..errors import ConfigError
     from ..kws.openvocab import keyword_token_ids, search_log_probs
     from ..text import tokenizer_from_dict
 
@@ -53,7 +54,7 @@ def calibrate_open_vocab(log_probs, references, labels: dict, frame_shift_s: flo
     for w in words:
         try:
             keywords[w] = keyword_token_ids(tok, w)
-        except Exception:  # a word the tokenizer cannot spell is no probe
+        except ConfigError:  # a word the tokenizer cannot spell is no probe
             continue
     hours = sum(lp.shape[0] for lp in log_probs) * frame_shift_s / 3600
     pos, neg = [], []

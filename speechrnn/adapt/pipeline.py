@@ -305,7 +305,7 @@ def adapt(inputs, out, cfg: AdaptConfig | None = None, *, teacher=None, log=prin
 
     # 6. int8 export with the chosen decoding and its LM beside it
     t = time.time()
-    _export(Path(trained["model"]), out, tuned["decoding"], summary, base, tuned.get("open_vocab"))
+    lm_copy = _export(Path(trained["model"]), out, tuned["decoding"], summary, base, tuned.get("open_vocab"))
     times["export"] = round(time.time() - t, 1)
     times["total"] = round(time.time() - t0, 1)
     report = {"out": str(out), "base": str(base), "work_dir": str(work), "labels": summary,
@@ -316,10 +316,7 @@ def adapt(inputs, out, cfg: AdaptConfig | None = None, *, teacher=None, log=prin
     b, a = tuned["heldout"]["base"], tuned["heldout"]["adapted"]
     log(f"adapt: held-out slice ({len(held)} segments, against the teacher's labels): "
         f"WER {b['wer']:.1%} -> {a['wer']:.1%}, CER {b['cer']:.1%} -> {a['cer']:.1%}")
-    from ..inference.model_decoding import stored_decoding
-
-    dec = stored_decoding(out)
-    log(f"adapt: wrote {out} (+ {Path(dec.lm_path).name if dec and dec.lm_path else 'no LM'}) in "
+    log(f"adapt: wrote {out} (+ {Path(lm_copy).name if lm_copy else 'no LM'}) in "
         f"{times['total'] / 60:.1f} min; report {work / 'report.json'}")
     return report
 
@@ -362,16 +359,19 @@ def _train(base: Path, data: Path, exp: Path, hours: float, cfg: AdaptConfig, t0
 
 def _tune(base: Path, model: Path, heldout: Path, lm: str, cfg: AdaptConfig, log) -> dict:
     from ..inference.model_decoding import stored_decoding
-    from ..inference.evaluation import tune_decoding
+    from ..inference.evaluation import compute_posteriors, tune_decoding
+    from .openvocab import calibrate_open_vocab
 
-    rows = tune_decoding(model, heldout, _grid(cfg, lm))
+    post = compute_posteriors(model, heldout)   # one network pass: the decoder grid and the keyword probes
+    rows = tune_decoding(model, heldout, _grid(cfg, lm), posteriors=post)
     best_cfg, best = rows[0]
     greedy = next(r for d, r in rows if d.method == "greedy")
     base_dec = stored_decoding(base)
     base_rates = _evaluate(base, heldout, base_dec, cfg.threads)
     log(f"adapt: decoding tuned on the held-out slice: {best_cfg.method} alpha {best_cfg.alpha:g} "
         f"beta {best_cfg.beta:g} (WER {best.wer:.1%}; greedy {greedy.wer:.1%})")
-    ov = _open_vocab(model, heldout, cfg)
+    ov = calibrate_open_vocab([lp.numpy() for lp in post.log_probs], post.references, post.task.labels(),
+                              post.frame_shift_s, fa_per_hour=cfg.open_vocab_fa_per_hour)
     if ov.get("threshold") is not None:
         log(f"adapt: open-vocabulary threshold {ov['threshold']:.3f} ({ov['fa_per_hour']:g} false alarms "
             f"per keyword-hour, {ov['recall']:.0%} of {ov['positives']} held-out words found)")
@@ -382,23 +382,10 @@ def _tune(base: Path, model: Path, heldout: Path, lm: str, cfg: AdaptConfig, log
                      for d, r in rows]}
 
 
-def _open_vocab(model: Path, heldout: Path, cfg: AdaptConfig) -> dict:
-    from ..inference.evaluation import compute_posteriors
-    from ..models.checkpoint import read_checkpoint
-    from .openvocab import calibrate_open_vocab
-
-    post = compute_posteriors(model, heldout)
-    ck = read_checkpoint(model)
-    enc, feats = ck["model_config"]["encoder"], ck["feature_config"]
-    factor = 1 if enc["subsampling"] == "none" else enc["subsampling_factor"]
-    shift = feats["hop_ms"] / 1000 * factor
-    return calibrate_open_vocab([lp.numpy() for lp in post.log_probs], post.references, ck["labels"], shift,
-                                fa_per_hour=cfg.open_vocab_fa_per_hour)
-
-
 def _export(model: Path, out: Path, decoding: dict, summary: dict, base: Path,
-            open_vocab: dict | None = None) -> None:
-    """int8 model at ``out`` describing its origin; the tuned decoding (LM copied beside) its default."""
+            open_vocab: dict | None = None) -> str | None:
+    """int8 model at ``out`` describing its origin; the tuned decoding (LM copied beside) its default.
+    Returns the path of that LM copy (None for greedy decoding or no LM)."""
     from ..config import from_dict
     from ..decoding import DecodingConfig
     from ..export import export_model
@@ -417,5 +404,6 @@ def _export(model: Path, out: Path, decoding: dict, summary: dict, base: Path,
 
         ck["extra"][KEY] = open_vocab["threshold"]
     atomic_torch_save(ck, out)
-    if decoding.get("method") != "greedy":
-        attach_decoding(out, from_dict(DecodingConfig, decoding))
+    if decoding.get("method") == "greedy":
+        return None
+    return attach_decoding(out, from_dict(DecodingConfig, decoding)).lm_path

@@ -5,17 +5,14 @@ import sys
 from pathlib import Path
 
 from .decoding_args import add_decoding_args, decoding_for
-from .options import add_positional_out, positional_out, positive_int
+from .options import add_positional_out, apply_threads, positional_out, positive_int
 
 
 def run_export(args) -> int:
-    import torch
-
     from ..export import export_model
     from ..inference.models import resolve_model
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args.threads)
     src = resolve_model(args.checkpoint)
     output = positional_out(args, "output")
     decoding = decoding_for(args, src)

@@ -23,7 +23,7 @@ import os
 import sys
 from pathlib import Path
 
-from .options import (add_device_args, add_positional_out, check_device,
+from .options import (add_device_args, add_positional_out, apply_threads, check_device,
                       gather_inputs, positional_out, positive_float, positive_int, report_failed)
 
 
@@ -41,13 +41,11 @@ def _model_args(p: argparse.ArgumentParser, store: bool = True) -> None:
 
 
 def _identifier(args):
-    from ..inference import set_threads
     from ..inference.models import resolve_model
     from ..inference.speakers import SpeakerIdentifier
 
     check_device(args.device)
-    if args.threads:
-        set_threads(args.threads)
+    apply_threads(args.threads)
     store = getattr(args, "store", None) or default_store()
     model = resolve_model(args.model, "speakers")
     return SpeakerIdentifier.load(model, store, device=args.device,

@@ -18,7 +18,7 @@ import json
 import os
 import sys
 
-from .options import (AUDIO_EXTENSIONS, add_out, gather_inputs, positive_float, positive_int,
+from .options import (AUDIO_EXTENSIONS, add_out, apply_threads, gather_inputs, positive_float, positive_int,
                       report_failed)
 
 
@@ -63,7 +63,6 @@ def split_keywords(args) -> list[str]:
 
 def run_spot(args) -> int:
     from ..errors import SpeechRNNError
-    from ..inference import set_threads
     from ..inference.keywords import KeywordSpotter
     from ..inference.models import resolve_model
 
@@ -73,8 +72,7 @@ def run_spot(args) -> int:
     model = args.model
     if model is not None:
         model = resolve_model(model)
-    if args.threads:
-        set_threads(args.threads)
+    apply_threads(args.threads)
     spotter = KeywordSpotter.load(model, args.keywords, threshold=args.threshold,
                                   detector=_detector(args),
                                   open_vocabulary=args.open_vocab)

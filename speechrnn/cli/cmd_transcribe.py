@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from .decoding_args import add_decoding_args, decoding_for
-from .options import (AUDIO_EXTENSIONS, add_device_args, add_out, check_device, gather_inputs,
+from .options import (AUDIO_EXTENSIONS, add_device_args, add_out, apply_threads, check_device, gather_inputs,
                       output_paths, report_failed)
 
 __all__ = ["AUDIO_EXTENSIONS", "expand_inputs"]
@@ -27,7 +27,7 @@ def expand_inputs(items: list[str]) -> list[str]:
 def run_transcribe(args) -> int:
     from ..errors import ConfigError, SpeechRNNError
     from ..fileio import atomic_write
-    from ..inference import Recognizer, set_threads
+    from ..inference import Recognizer
     from ..inference.models import resolve_model
     from ..progress import progress_bar
     from ..writers import Listing, get_writer
@@ -41,8 +41,7 @@ def run_transcribe(args) -> int:
                           f"{len(files)} files (one {args.format} file each)")
     check_device(args.device)
     model = resolve_model(args.model, "transcription")
-    if args.threads:
-        set_threads(args.threads)
+    apply_threads(args.threads)
     rec = Recognizer.load(model, device=args.device,
                           decoding=decoding_for(args, model))
     listing = Listing(args.format, sys.stdout)

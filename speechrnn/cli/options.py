@@ -62,6 +62,14 @@ def add_device_args(p: argparse.ArgumentParser, threads: bool = True) -> None:
         p.add_argument("--threads", type=positive_int, help="torch CPU threads")
 
 
+def apply_threads(threads: int | None) -> None:
+    """``--threads N``: torch's process-wide CPU thread count (nothing when not given)."""
+    if threads:
+        from ..inference import set_threads
+
+        set_threads(threads)
+
+
 def check_device(device: str) -> None:
     """Raise :class:`ConfigError` when ``device`` is not usable on this machine."""
     if device == "cpu":

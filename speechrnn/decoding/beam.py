@@ -32,7 +32,6 @@ from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-
 from .greedy import as_log_probs
 from .labels import check_labels, text_to_ids
 from .lexicon import arpa_unigrams, file_key, is_arpa

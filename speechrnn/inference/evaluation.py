@@ -29,6 +29,8 @@ class Posteriors:
     task: TranscriptionTask
     skipped: list[tuple[str, str]] = field(default_factory=list)
     """Utterances whose audio could not be read: (id, reason); they have no posteriors."""
+    frame_shift_s: float | None = None
+    """Seconds per output frame (for keyword search and word times over ``log_probs``)."""
 
     def texts(self, decoding) -> list[str]:
         """Decode every utterance with ``decoding`` (greedy: the tokenizer's own decoding)."""
@@ -49,13 +51,15 @@ def compute_posteriors(checkpoint, manifest, *, max_seconds: float = 120.0,
     from ..data import AudioDataset, BucketBatchSampler, read_manifest, readable_utterances
     from ..errors import CheckpointError
     from ..models import load_model
+    from ..models.acoustic import frame_shift_seconds
 
     model = load_model(checkpoint, device=device)
     if model.task != "transcription":
         raise CheckpointError(f"{checkpoint}: a {model.task!r} model, not a transcription model")
     task = TranscriptionTask.from_labels(model.labels)
     utts, skipped = readable_utterances(read_manifest(manifest), str(manifest))
-    out = Posteriors([], [], [], task.label_list(), task, skipped=skipped)
+    out = Posteriors([], [], [], task.label_list(), task, skipped=skipped,
+                     frame_shift_s=frame_shift_seconds(model))
     ds = AudioDataset(utts, sample_rate=model.feature_cfg.sample_rate, on_error="skip")
     batches = list(BucketBatchSampler(ds.durations(), max_seconds, shuffle=False))
     with torch.no_grad():
@@ -107,7 +111,8 @@ def evaluate_checkpoint(checkpoint, manifest, decoding=None, *, max_seconds: flo
 
 
 def tune_decoding(checkpoint, manifest, decodings, *, max_seconds: float = 120.0,
-                  device: str = "cpu", progress=None) -> list[tuple[object, object]]:
+                  device: str = "cpu", progress=None,
+                  posteriors: Posteriors | None = None) -> list[tuple[object, object]]:
     """WER/CER of every decoding in ``decodings`` on one pass of the model over ``manifest``.
 
     For choosing a decoder and its LM weights on **dev** data: the network runs once, then
@@ -116,12 +121,13 @@ def tune_decoding(checkpoint, manifest, decodings, *, max_seconds: float = 120.0
     Returns
     -------
     list of (DecodingConfig, ErrorRates), best (lowest WER, then CER) first.
-    ``progress(config, rates)``, if given, is called after each one.
+    ``progress(config, rates)``, if given, is called after each one. ``posteriors`` (from
+    :func:`compute_posteriors` of the same model and manifest) skips the network pass.
     """
     from ..metrics import error_rates
 
     decodings = list(decodings)
-    post = compute_posteriors(checkpoint, manifest, max_seconds=max_seconds, device=device)
+    post = posteriors or compute_posteriors(checkpoint, manifest, max_seconds=max_seconds, device=device)
     rows = []
     for d in decodings:  # scored without word times (faster); returned as given, times kept
         rates = error_rates(post.references, post.texts(_no_times(d)), post.ids)

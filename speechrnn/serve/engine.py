@@ -99,12 +99,10 @@ class Engine:
     # ------------------------------------------------------------------ models
     def load(self) -> None:
         """Load every configured model (blocking; the app calls it on the pool at startup)."""
-        import torch
-
-        from ..inference import KeywordSpotter, Recognizer, SpeakerIdentifier
+        from ..inference import KeywordSpotter, Recognizer, SpeakerIdentifier, set_threads
 
         cfg = self.config
-        torch.set_num_threads(cfg.threads)
+        set_threads(cfg.threads)
         try:
             t0 = time.perf_counter()
             self.recognizer = Recognizer.load(cfg.model)
