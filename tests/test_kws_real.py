@@ -108,6 +108,47 @@ def test_mine_windows_positives_hard_negatives_and_holdout():
     assert mine_windows("marvin", segs).occurrences == 0
 
 
+@needs_espeak
+def test_mine_windows_for_several_keywords_labels_each_and_spares_homophones():
+    """A ten-keyword model's mining: each positive is labelled with its own keyword, no negative
+    touches any keyword, and a homophone ('know' for 'no') is never a negative (no detector can
+    tell them apart), while a near-miss ('note') is a hard negative."""
+    from speechrnn.kws.mining import homophones
+
+    words = [HeardWord("yes", 1.0, 1.3, 0.9), HeardWord("i", 3.0, 3.1, 0.9), HeardWord("know", 3.2, 3.5, 0.95),
+             HeardWord("stop", 6.0, 6.4, 0.9), HeardWord("note", 8.5, 8.8, 0.9), HeardWord("no", 11.0, 11.3, 0.9)]
+    segs = [HeardSegment("/a.wav", 0.0, 12.5, words)]
+    assert homophones("no", ["know", "note", "now"]) == ["know"]
+    m = mine_windows(["yes", "no", "stop", "go"], segs, MiningConfig(holdout_fraction=0.0, unheard_gap_s=None))
+    assert m.keywords == ["yes", "no", "stop", "go"] and m.occurrences == 3
+    assert {k: v["occurrences"] for k, v in m.per_keyword.items()} == {"yes": 1, "no": 1, "stop": 1, "go": 0}
+    pos = {u.label for u in m.train if not u.label.startswith("_")}
+    assert pos == {"yes", "no", "stop"} and m.per_keyword["stop"]["train_positive_windows"] == 3
+    assert "note" in m.near_misses and "know" not in m.near_misses
+    assert any(u.extra.get("near_miss") == "note" for u in m.train)
+    for u in m.train:
+        if u.label == "_unknown_":
+            for a, b in ((1.0, 1.3), (3.2, 3.5), (6.0, 6.4), (11.0, 11.3)):
+                assert u.offset + u.duration <= a - 0.25 + 1e-6 or u.offset >= b + 0.25 - 1e-6, (u.id, a)
+    for u in negative_audio(["yes", "no", "stop", "go"], segs, unheard_gap_s=None):
+        assert not (u.offset < 3.5 and u.offset + u.duration > 3.2)  # 'know' is not keyword-free audio
+    assert m.summary()["per_keyword"]["no"]["occurrences"] == 1
+
+
+def test_per_keyword_thresholds_in_the_event_detector():
+    from speechrnn.kws.detector import DetectorConfig, EventDetector
+    from speechrnn.errors import ConfigError
+
+    p = np.array([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8], [0.7, 0.2, 0.1], [0.1, 0.6, 0.3]])
+    names = ["yes", "no", "_unknown_"]
+    both = EventDetector(names, ["yes", "no"], 0.5, 0.0, 1.0, 0.1)
+    assert [(d.keyword, d.start) for d in both.update(p, 0) + both.flush()] == [("yes", 0.0), ("yes", 0.2), ("no", 0.3)]
+    strict_yes = EventDetector(names, ["yes", "no"], 0.5, 0.0, 1.0, 0.1, thresholds={"yes": 0.75})
+    assert [(d.keyword, d.start) for d in strict_yes.update(p, 0) + strict_yes.flush()] == [("yes", 0.0), ("no", 0.3)]
+    with pytest.raises(ConfigError, match="per-keyword thresholds"):
+        DetectorConfig(thresholds={"yes": 1.5}).validate()
+
+
 @needs_teacher
 def test_real_teacher_finds_the_keyword_and_its_near_miss(heard, recording):
     segs, cache = heard

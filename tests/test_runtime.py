@@ -191,6 +191,33 @@ def test_keyword_classifier_detections_equal_torch(onnx_models, keyword_audio):
 
 
 @pytest.mark.tts
+def test_per_keyword_thresholds_stored_in_the_file_are_used_by_both_spotters(keyword_audio, tmp_path):
+    """A model calibrated per keyword (``kws adapt``) stores ``kws_thresholds``: torch and runtime
+    spotters apply them by default; an explicit threshold still wins for every keyword."""
+    import torch
+
+    from speechrnn.inference import KeywordSpotter as TorchSpotter
+    from speechrnn.models import read_checkpoint
+    from speechrnn.runtime import KeywordSpotter
+
+    audio, _ = keyword_audio
+    ref = TorchSpotter.load().spot(audio)
+    stop = max((d.score for d in ref.detections if d.keyword == "stop"), default=None)
+    assert stop is not None and stop < 0.99, _dets(ref)
+    ck = read_checkpoint(default_model_path("keywords"))
+    ck["extra"] = {**ck["extra"], "kws_thresholds": {"stop": stop + 0.005}}
+    torch.save(ck, tmp_path / "kws.pt")
+    want = [d for d in _dets(ref) if d[0] != "stop"]
+    assert want and _dets(TorchSpotter.load(tmp_path / "kws.pt").spot(audio)) == want
+    onnx = export_onnx(tmp_path / "kws.pt", tmp_path / "kws.onnx")
+    assert _dets(KeywordSpotter.load(onnx).spot(audio)) == want
+    low = min(d.score for d in ref.detections) - 0.01
+    assert _dets(KeywordSpotter.load(onnx, threshold=low).spot(audio)) == \
+        _dets(TorchSpotter.load(tmp_path / "kws.pt", threshold=low).spot(audio))
+    assert "stop" in {d[0] for d in _dets(TorchSpotter.load(tmp_path / "kws.pt", threshold=low).spot(audio))}
+
+
+@pytest.mark.tts
 def test_open_vocabulary_detections_equal_torch(onnx_models, recognizers, manifest):
     from speechrnn.inference import KeywordSpotter as TorchSpotter
     from speechrnn.runtime import KeywordSpotter

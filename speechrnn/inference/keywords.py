@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError, ConfigError
-from ..kws.detector import (DetectorConfig, KeywordDetection, StreamingDetector, WindowClassifier)
+from ..kws.detector import DetectorConfig, KeywordDetection, StreamingDetector, WindowClassifier, stored_detector
 from .audio_blocks import StreamInput, input_blocks
 from .models import resolve_model
 from .threads import load_threads
@@ -77,8 +77,9 @@ class KeywordSpotter:
         Classifier: a subset of the model's classes (default: all but ``_unknown_``/``_silence_``).
         Transcription model: the words/phrases to search (required).
     threshold : float, optional
-        Score in [0, 1] a detection must reach (default: the calibrated ``kws_threshold`` stored
-        in the model file, else 0.5; open vocabulary: the ``open_vocab_threshold`` an adapted
+        Score in [0, 1] a detection must reach, for every keyword (default: the calibrated
+        ``kws_threshold`` stored in the model file, per keyword ``kws_thresholds`` where it was
+        calibrated so, via :meth:`load`; else 0.5; open vocabulary: the ``open_vocab_threshold`` an adapted
         model stores, else exp(-1) ~ 0.37).
     detector : DetectorConfig, optional
         Window, hop, smoothing, refractory period (classifier mode).
@@ -138,10 +139,9 @@ class KeywordSpotter:
         model = build_model_from_checkpoint(ckpt, path).to(device).eval()
         if quantize:
             model = quantize_dynamic(model)
-        if threshold is None:   # calibrated thresholds stored in the file (keyword models; adapted
-            # transcription models for open-vocabulary search, speechrnn.adapt.openvocab)
-            key = "kws_threshold" if model.task == "keywords" else "open_vocab_threshold"
-            threshold = (ckpt.get("extra") or {}).get(key)
+        # calibrated thresholds stored in the file: a keyword model's (one per keyword when
+        # calibrated so), an adapted transcription model's open-vocabulary one
+        threshold, detector = stored_detector(model.task, ckpt.get("extra") or {}, threshold, detector)
         return cls(model, keywords, threshold=threshold, detector=detector)
 
     # ------------------------------------------------------------------ API

@@ -16,6 +16,7 @@ window, and the tail is covered by one last window ending at the end of the audi
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,9 @@ class DetectorConfig:
     """Causal moving average over this many window posteriors (1 = no smoothing)."""
     threshold: float = 0.5
     """Smoothed posterior a keyword must reach to fire, in [0, 1]."""
+    thresholds: dict[str, float] | None = None
+    """Per-keyword thresholds overriding ``threshold`` for the keywords they name (a model
+    calibrated per keyword stores them as ``extra["kws_thresholds"]``)."""
     refractory_s: float = 1.0
     """No new detection whose peak lies this close after the previous detection's peak."""
     batch_windows: int = 64
@@ -49,6 +53,34 @@ class DetectorConfig:
         if not 0.0 <= self.threshold <= 1.0 or self.refractory_s < 0:
             raise ConfigError(f"detector: threshold must be in [0, 1] and refractory_s >= 0, got "
                               f"{self.threshold}, {self.refractory_s}")
+        bad = {k: v for k, v in (self.thresholds or {}).items() if not 0.0 <= float(v) <= 1.0}
+        if bad:
+            raise ConfigError(f"detector: per-keyword thresholds must be in [0, 1], got {bad}")
+
+
+def stored_detector(task: str, extra: dict, threshold: float | None,
+                    detector: DetectorConfig | None) -> tuple[float | None, DetectorConfig | None]:
+    """The threshold and detector settings a spotter loads a model file with.
+
+    An explicit ``threshold`` wins for every keyword. Otherwise a keyword model's calibrated
+    ``extra["kws_threshold"]`` (and its per-keyword ``kws_thresholds``, unless ``detector``
+    names its own), or a transcription model's ``open_vocab_threshold``; ``None`` where the
+    file stores none (the spotter's default then).
+
+    >>> t, d = stored_detector("keywords", {"kws_threshold": 0.7, "kws_thresholds": {"yes": 0.8}}, None, None)
+    >>> t, d.thresholds
+    (0.7, {'yes': 0.8})
+    >>> stored_detector("keywords", {"kws_threshold": 0.7}, 0.4, None)
+    (0.4, None)
+    """
+    if threshold is not None:
+        return threshold, detector
+    if task != "keywords":
+        return extra.get("open_vocab_threshold"), detector
+    per = extra.get("kws_thresholds")
+    if per and not (detector is not None and detector.thresholds):
+        detector = dataclasses.replace(detector or DetectorConfig(), thresholds=dict(per))
+    return extra.get("kws_threshold"), detector
 
 
 @dataclass(frozen=True)
@@ -115,6 +147,8 @@ class EventDetector:
     threshold, refractory_s : float
     window_s, hop_s : float
         Window ``k`` spans ``[k * hop_s, k * hop_s + window_s)`` seconds.
+    thresholds : dict[str, float], optional
+        Per-keyword thresholds (keywords not named use ``threshold``).
 
     Example
     -------
@@ -125,10 +159,11 @@ class EventDetector:
     """
 
     def __init__(self, class_names, keywords, threshold: float, refractory_s: float,
-                 window_s: float, hop_s: float):
+                 window_s: float, hop_s: float, thresholds: dict[str, float] | None = None):
         self.names = list(class_names)
         self.cols = [self.names.index(k) for k in keywords]
         self.threshold = threshold
+        self.col_threshold = {c: float((thresholds or {}).get(self.names[c], threshold)) for c in self.cols}
         self.refractory_s = refractory_s
         self.window_s, self.hop_s = window_s, hop_s
         self._open: dict[int, tuple[int, float]] = {}  # column -> (peak window, peak score)
@@ -149,7 +184,7 @@ class EventDetector:
             closed = []
             for col in self.cols:
                 s = smoothed[r, col]
-                if s >= self.threshold:
+                if s >= self.col_threshold[col]:
                     peak = self._open.get(col)
                     if peak is None or s > peak[1]:
                         self._open[col] = (k, s)
@@ -234,7 +269,7 @@ class StreamingDetector:
         self.hop = int(round(cfg.hop_s * sample_rate))
         # times follow the rounded sample counts
         self.events = EventDetector(class_names, keywords, cfg.threshold, cfg.refractory_s,
-                                    self.window / sample_rate, self.hop / sample_rate)
+                                    self.window / sample_rate, self.hop / sample_rate, cfg.thresholds)
         self._buf = np.zeros(0, dtype=np.float32)
         self._buf_start = 0  # global sample index of _buf[0]
         self._next = 0  # index of the next window to classify

@@ -89,9 +89,10 @@ def keyword_free(utts, keywords) -> tuple[list, int]:
     return keep, len(utts) - len(keep)
 
 
-def negative_scores(clf, classes, keywords, cfg: DetectorConfig, utts, floor: float = 0.05,
-                    sample_rate: int = 16000) -> tuple[np.ndarray, float]:
-    """Peak scores of every detector event at ``floor`` on the utterances joined, and the hours."""
+def negative_events(clf, classes, keywords, cfg: DetectorConfig, utts, floor: float = 0.05,
+                    sample_rate: int = 16000) -> tuple[list, float]:
+    """Every detector event at ``floor`` on the utterances joined (:class:`KeywordDetection` s,
+    each with its keyword and peak score), and the hours of audio."""
     from ..data import AudioDataset
 
     ds = AudioDataset(utts, sample_rate=sample_rate)
@@ -100,7 +101,13 @@ def negative_scores(clf, classes, keywords, cfg: DetectorConfig, utts, floor: fl
     hours = sum(ds.durations()) / 3600.0
     window = int(round(cfg.window_s * sample_rate)) / sample_rate
     hop = int(round(cfg.hop_s * sample_rate)) / sample_rate
-    events = detect_events(post, classes, keywords, floor, cfg.refractory_s, window, hop)
+    return detect_events(post, classes, keywords, floor, cfg.refractory_s, window, hop), hours
+
+
+def negative_scores(clf, classes, keywords, cfg: DetectorConfig, utts, floor: float = 0.05,
+                    sample_rate: int = 16000) -> tuple[np.ndarray, float]:
+    """Peak scores of every detector event at ``floor`` on the utterances joined, and the hours."""
+    events, hours = negative_events(clf, classes, keywords, cfg, utts, floor, sample_rate)
     return np.asarray([e.score for e in events]), hours
 
 

@@ -36,7 +36,7 @@ from ..errors import ConfigError
 log = logging.getLogger(__name__)
 
 __all__ = ["HeardSegment", "HeardWord", "MiningConfig", "MinedExamples", "calibrate_threshold",
-           "find_keyword", "listen", "mine_windows", "negative_audio"]
+           "find_keyword", "homophones", "listen", "mine_windows", "negative_audio"]
 
 UNKNOWN = "_unknown_"
 
@@ -186,6 +186,7 @@ class MinedExamples:
     """What :func:`mine_windows` found (lists of :class:`~speechrnn.data.Utterance`)."""
 
     keyword: str
+    """The keyword (several: joined by ``" | "``, see ``keywords``)."""
     train: list = field(default_factory=list)
     """Positive (label = keyword), negative and hard negative (``_unknown_``) training windows."""
     heldout_positives: list = field(default_factory=list)
@@ -196,10 +197,16 @@ class MinedExamples:
     near_misses: list[str] = field(default_factory=list)
     """Words heard that sound like the keyword (their windows are hard negatives)."""
     counts: dict = field(default_factory=dict)
+    keywords: list[str] = field(default_factory=list)
+    per_keyword: dict = field(default_factory=dict)
+    """Per keyword: ``occurrences``, ``uncertain``, ``train_positive_windows``, ``heldout_positives``."""
 
     def summary(self) -> dict:
-        return {"keyword": self.keyword, "occurrences": self.occurrences, "uncertain": self.uncertain,
-                "near_misses_heard": self.near_misses, **self.counts}
+        out = {"keyword": self.keyword, "occurrences": self.occurrences, "uncertain": self.uncertain,
+               "near_misses_heard": self.near_misses, **self.counts}
+        if len(self.keywords) > 1:
+            out["per_keyword"] = self.per_keyword
+        return out
 
 
 def _overlaps(a: float, b: float, zones: list[tuple[float, float]]) -> bool:
@@ -224,29 +231,49 @@ def _unheard(seg: HeardSegment, max_gap: float | None) -> list[tuple[float, floa
     return [(a, b) for a, b in zip(edges[0::2], edges[1::2]) if b - a > max_gap]
 
 
-def _keyword_zones(keyword: str, segs: list[HeardSegment], margin: float, unsure: float = 0.0,
-                   near: set[str] | None = None, near_sure: float = 0.0, max_gap: float | None = None):
-    """Per segment: occurrences ``(start, end, p)`` and the zones no negative may touch (every
-    occurrence, whatever its probability, every word heard with probability < ``unsure`` and
-    every ``near`` word with probability < ``near_sure``, widened by ``margin``; and stretches
-    longer than ``max_gap`` with no word heard)."""
-    near = near or set()
-    occ = [find_keyword(keyword, s) for s in segs]
-    zones = [[(a - margin, b + margin) for a, b, _ in o]
+def _as_keywords(keywords) -> list[str]:
+    return [keywords] if isinstance(keywords, str) else list(dict.fromkeys(keywords))
+
+
+def homophones(keyword: str, vocabulary, phonemes: bool = True) -> list[str]:
+    """Words of ``vocabulary`` that sound exactly like ``keyword`` (``know`` for ``no``, ``write``
+    for ``right``): never negatives, as no detector can tell them apart."""
+    from .nearmiss import phonemize
+
+    ph = phonemize([keyword, *vocabulary]) if phonemes else None
+    if not ph or keyword not in ph:
+        return []
+    strip = "".join(c for c in ph[keyword] if c not in "ˈˌ ")
+    return [w for w in vocabulary if w != keyword and w in ph and "".join(c for c in ph[w] if c not in "ˈˌ ") == strip]
+
+
+def _keyword_zones(keywords, segs: list[HeardSegment], margin: float, unsure: float = 0.0,
+                   near: set[str] | None = None, near_sure: float = 0.0, max_gap: float | None = None,
+                   avoid: set[str] | None = None):
+    """Per segment: occurrences ``(start, end, p, keyword)`` of each keyword and the zones no
+    negative may touch (every occurrence, whatever its probability, every word heard with
+    probability < ``unsure``, every ``near`` word with probability < ``near_sure`` and every
+    ``avoid`` word (homophones), widened by ``margin``; and stretches longer than ``max_gap``
+    with no word heard)."""
+    near, avoid = near or set(), avoid or set()
+    occ = [sorted((a, b, p, k) for k in _as_keywords(keywords) for a, b, p in find_keyword(k, s)) for s in segs]
+    zones = [[(a - margin, b + margin) for a, b, *_ in o]
              + [(w.start - margin, w.end + margin) for w in s.words
-                if w.probability < unsure or (w.word in near and w.probability < near_sure)]
+                if w.probability < unsure or w.word in avoid or (w.word in near and w.probability < near_sure)]
              + _unheard(s, max_gap)
              for o, s in zip(occ, segs)]
     return occ, zones
 
 
-def mine_windows(keyword: str, segs: list[HeardSegment], cfg: MiningConfig | None = None,
+def mine_windows(keywords, segs: list[HeardSegment], cfg: MiningConfig | None = None,
                  phonemes: bool = True) -> MinedExamples:
-    """Training windows and held-out positives for ``keyword`` (normalized) from the segments.
+    """Training windows and held-out positives for a keyword (normalized), or for several at once
+    (a list: a multi-keyword model; every window is labelled with its own keyword, and no negative
+    touches any keyword) from the segments.
 
     Returns
     -------
-    MinedExamples; ``occurrences == 0`` when the teacher never heard the keyword (the caller
+    MinedExamples; ``occurrences == 0`` when the teacher never heard any keyword (the caller
     falls back to text-only training).
     """
     from ..data import Utterance
@@ -254,18 +281,24 @@ def mine_windows(keyword: str, segs: list[HeardSegment], cfg: MiningConfig | Non
 
     cfg = cfg or MiningConfig()
     cfg.validate()
+    kws = _as_keywords(keywords)
     rng = np.random.default_rng(cfg.seed)
     vocab = sorted({w.word for s in segs for w in s.words})
-    near = set(near_misses(keyword, vocab, phonemes=phonemes)) if len(keyword.split()) == 1 else set()
-    occ, zones = _keyword_zones(keyword, segs, cfg.margin_s, cfg.unsure_probability, near,
-                                cfg.hard_negative_probability, cfg.unheard_gap_s)
-    res = MinedExamples(keyword)
-    res.occurrences = sum(p >= cfg.min_probability for o in occ for *_, p in o)
-    res.uncertain = sum(p < cfg.min_probability for o in occ for *_, p in o)
+    near: set[str] = set().union(*(near_misses(k, vocab, phonemes=phonemes) for k in kws if len(k.split()) == 1))
+    same = set().union(*(homophones(k, vocab, phonemes) for k in kws if len(k.split()) == 1))
+    near -= set(kws) | same
+    occ, zones = _keyword_zones(kws, segs, cfg.margin_s, cfg.unsure_probability, near,
+                                cfg.hard_negative_probability, cfg.unheard_gap_s, same)
+    res = MinedExamples(" | ".join(kws), keywords=kws)
+    res.occurrences = sum(p >= cfg.min_probability for o in occ for _, _, p, _ in o)
+    res.uncertain = sum(p < cfg.min_probability for o in occ for _, _, p, _ in o)
+    res.per_keyword = {k: {"occurrences": sum(p >= cfg.min_probability and kk == k for o in occ for _, _, p, kk in o),
+                           "uncertain": sum(p < cfg.min_probability and kk == k for o in occ for _, _, p, kk in o),
+                           "train_positive_windows": 0, "heldout_positives": 0} for k in kws}
     if res.occurrences == 0:
         return res
-    # hold out whole segments: a share of those with the keyword and of those without
-    with_kw = [i for i, o in enumerate(occ) if any(p >= cfg.min_probability for *_, p in o)]
+    # hold out whole segments: a share of those with a keyword and of those without
+    with_kw = [i for i, o in enumerate(occ) if any(p >= cfg.min_probability for _, _, p, _ in o)]
     without = [i for i in range(len(segs)) if i not in set(with_kw)]
     held = set()
     for group in (with_kw, without):
@@ -277,20 +310,22 @@ def mine_windows(keyword: str, segs: list[HeardSegment], cfg: MiningConfig | Non
     res.near_misses = [w for w in vocab if w in near]
     pos, neg, hard = [], [], []
     for i, seg in enumerate(segs):
-        good = [(a, b) for a, b, p in occ[i] if p >= cfg.min_probability]
+        good = [(a, b, k) for a, b, p, k in occ[i] if p >= cfg.min_probability]
         if i in held:
-            for a, b in good:
+            for a, b, k in good:
                 off, dur = _window(seg.audio, seg, (a + b) / 2, cfg.eval_window_s)
                 res.heldout_positives.append(Utterance(
-                    id=f"heard_{i:05d}_{a:.2f}", audio=seg.audio, offset=off, duration=dur, label=keyword,
+                    id=f"heard_{i:05d}_{a:.2f}", audio=seg.audio, offset=off, duration=dur, label=k,
                     extra={"teacher_span": [round(a, 3), round(b, 3)]}))
+                res.per_keyword[k]["heldout_positives"] += 1
             continue
-        for a, b in good:
+        for a, b, k in good:
             for sh in cfg.positive_shifts:
                 off, dur = _window(seg.audio, seg, (a + b) / 2 + sh, cfg.clip_s)
                 pos.append(Utterance(id=f"mined_pos_{i:05d}_{a:.2f}_{sh:+.2f}", audio=seg.audio, offset=off,
-                                     duration=dur, label=keyword, speaker="user",
+                                     duration=dur, label=k, speaker="user",
                                      extra={"teacher_span": [round(a, 3), round(b, 3)]}))
+                res.per_keyword[k]["train_positive_windows"] += 1
         for w in seg.words:
             if w.word in near and w.probability >= cfg.hard_negative_probability \
                     and not _overlaps(w.start, w.end, zones[i]):
@@ -309,6 +344,8 @@ def mine_windows(keyword: str, segs: list[HeardSegment], cfg: MiningConfig | Non
     cap = int(round(cfg.negatives_per_positive * len(pos)))
     if len(neg) > cap:
         neg = [neg[j] for j in sorted(rng.permutation(len(neg))[:cap])]
+    if len(hard) > cap:  # many short keywords have many near-misses ('on': one, own, not, ...)
+        hard = [hard[j] for j in sorted(rng.permutation(len(hard))[:cap])]
     res.train = pos + hard + neg
     seen: dict[str, int] = {}
     for u in res.train:  # ids unique even where two tokens share a time (one teacher word)
@@ -322,16 +359,20 @@ def mine_windows(keyword: str, segs: list[HeardSegment], cfg: MiningConfig | Non
     return res
 
 
-def negative_audio(keyword: str, segs: list[HeardSegment], margin_s: float = 0.5,
+def negative_audio(keywords, segs: list[HeardSegment], margin_s: float = 0.5,
                    min_s: float = 0.5, unsure_probability: float = 0.5,
-                   unheard_gap_s: float | None = 1.0) -> list:
-    """The segments minus every keyword occurrence (any probability), every word heard with
+                   unheard_gap_s: float | None = 1.0, phonemes: bool = True) -> list:
+    """The segments minus every occurrence of the keyword(s) (any probability) and their
+    homophones, every word heard with
     probability < ``unsure_probability`` (``margin_s`` around each) and every stretch longer
     than ``unheard_gap_s`` with no word heard: utterance slices of at least ``min_s`` (label
     ``_unknown_``), to stream for false alarms."""
     from ..data import Utterance
 
-    _, zones = _keyword_zones(keyword, segs, margin_s, unsure_probability, max_gap=unheard_gap_s)
+    kws = _as_keywords(keywords)
+    vocab = sorted({w.word for s in segs for w in s.words})
+    same = set().union(*(homophones(k, vocab, phonemes) for k in kws if len(k.split()) == 1))
+    _, zones = _keyword_zones(kws, segs, margin_s, unsure_probability, max_gap=unheard_gap_s, avoid=same)
     out = []
     for i, seg in enumerate(segs):
         cuts = sorted((max(a, seg.offset), min(b, seg.end)) for a, b in zones[i])
@@ -347,7 +388,9 @@ def negative_audio(keyword: str, segs: list[HeardSegment], margin_s: float = 0.5
 def calibrate_threshold(model, keyword_utts_or_none, negatives, fa_per_hour: float = 1.0,
                         floor: float = 0.05, detector=None) -> dict:
     """Detector threshold giving at most ``fa_per_hour`` false alarms per hour on ``negatives``
-    (keyword-free utterances), and the false rejection rate there on the positives given.
+    (keyword-free utterances), and the false rejection rate there on the positives given; for
+    a model of several keywords also one threshold per keyword, each for ``fa_per_hour`` of its
+    own false alarms.
 
     Parameters
     ----------
@@ -361,13 +404,15 @@ def calibrate_threshold(model, keyword_utts_or_none, negatives, fa_per_hour: flo
 
     Returns
     -------
-    dict: ``threshold``, ``fa_per_hour_target``, ``negative_hours``, ``negative_events``,
-    ``frr`` (on the positives), ``positives``, ``frr_at_10x`` (threshold for ten times the rate).
+    dict: ``threshold`` (all keywords' false alarms together), ``fa_per_hour_target``,
+    ``negative_hours``, ``negative_events``, ``frr`` (on the positives), ``positives``,
+    ``frr_at_10x`` (threshold for ten times the rate); with several keywords ``thresholds``
+    (per keyword), ``frr_per_keyword_thresholds`` and ``per_keyword`` (events, positives, FRR).
     """
     from ..metrics import threshold_for_fa_rate
     from ..tasks.keywords import KeywordTask
     from .detector import DetectorConfig, WindowClassifier
-    from .evaluate import negative_scores, positive_scores
+    from .evaluate import negative_events, positive_scores
 
     if not negatives:
         raise ConfigError("calibration needs keyword-free audio")
@@ -375,21 +420,34 @@ def calibrate_threshold(model, keyword_utts_or_none, negatives, fa_per_hour: flo
     task = KeywordTask.from_labels(model.labels)
     classes, keywords = list(task.cfg.labels), task.keywords
     clf = WindowClassifier(model, int(round(cfg.window_s * model.feature_cfg.sample_rate)), cfg.batch_windows)
-    neg, hours = negative_scores(clf, classes, keywords, cfg, negatives, floor)
+    events, hours = negative_events(clf, classes, keywords, cfg, negatives, floor)
+    neg = np.asarray([e.score for e in events])
 
-    def thr(rate: float) -> float:
-        return float(min(max(threshold_for_fa_rate(neg, hours, rate), floor), 1.0))
+    def thr(scores, rate: float) -> float:
+        return float(min(max(threshold_for_fa_rate(scores, hours, rate), floor), 1.0))
 
     # plain floats only: the dict goes into the model file, which loads with weights_only=True
-    out = {"threshold": thr(fa_per_hour), "fa_per_hour_target": float(fa_per_hour),
+    out = {"threshold": thr(neg, fa_per_hour), "fa_per_hour_target": float(fa_per_hour),
            "negative_hours": round(float(hours), 4), "negative_events": int(neg.size),
            "frr": None, "positives": 0}
-    if keyword_utts_or_none:
-        pos = positive_scores(clf, classes, keywords, cfg, keyword_utts_or_none)
+    pos_utts = list(keyword_utts_or_none or [])
+    pos = positive_scores(clf, classes, keywords, cfg, pos_utts) if pos_utts else np.zeros(0)
+    if pos_utts:
         out.update(positives=int(pos.size), frr=float((pos < out["threshold"]).mean()),
-                   frr_at_10x=float((pos < thr(10 * fa_per_hour)).mean()),
-                   threshold_10x=thr(10 * fa_per_hour),
+                   frr_at_10x=float((pos < thr(neg, 10 * fa_per_hour)).mean()),
+                   threshold_10x=thr(neg, 10 * fa_per_hour),
                    positive_scores=[round(float(p), 4) for p in pos])
+    if len(keywords) > 1:
+        per, thresholds = {}, {}
+        for k in keywords:
+            nk = np.asarray([e.score for e in events if e.keyword == k])
+            pk = np.asarray([p for p, u in zip(pos, pos_utts) if u.label == k])
+            thresholds[k] = thr(nk, fa_per_hour)
+            per[k] = {"threshold": thresholds[k], "negative_events": int(nk.size), "positives": int(pk.size),
+                      "frr": float((pk < thresholds[k]).mean()) if pk.size else None}
+        out["thresholds"], out["per_keyword"] = thresholds, per
+        if pos_utts:
+            out["frr_per_keyword_thresholds"] = float(np.mean([p < thresholds[u.label] for p, u in zip(pos, pos_utts)]))
     return out
 
 

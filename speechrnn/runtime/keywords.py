@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
-from ..kws.detector import DetectorConfig, KeywordDetection, StreamingDetector
+from ..kws.detector import DetectorConfig, KeywordDetection, StreamingDetector, stored_detector
 from .model import OnnxModel
 
 _BLOCK_S = 10.0
@@ -80,7 +80,8 @@ class KeywordSpotter:
         Classifier: a subset of its classes (default: all but ``_unknown_``/``_silence_``);
         transcription model: the words/phrases to search (required).
     threshold : float, optional
-        Default: the file's calibrated ``kws_threshold`` (via :meth:`load`), else 0.5; open
+        Default: the file's calibrated ``kws_threshold`` (and per-keyword ``kws_thresholds``)
+        via :meth:`load`, else 0.5; open
         vocabulary: the ``open_vocab_threshold`` an adapted model stores, else exp(-1).
     detector : DetectorConfig, optional
         Window, hop, smoothing, refractory period (classifier mode).
@@ -125,10 +126,9 @@ class KeywordSpotter:
              detector: DetectorConfig | None = None, threads: int | None = None) -> "KeywordSpotter":
         """Load an exported ``.onnx`` keyword or transcription model."""
         model = OnnxModel(path, threads=threads)
-        if threshold is None:   # as the torch spotter: a keyword model's calibrated threshold, or
-            # the open-vocabulary one an adapted transcription model stores (speechrnn adapt)
-            key = "kws_threshold" if model.task == "keywords" else "open_vocab_threshold"
-            threshold = (model.meta.get("extra") or {}).get(key)
+        # calibrated thresholds stored in the file: a keyword model's (one per keyword when
+        # calibrated so), an adapted transcription model's open-vocabulary one
+        threshold, detector = stored_detector(model.task, model.meta.get("extra") or {}, threshold, detector)
         return cls(model, keywords, threshold=threshold, detector=detector)
 
     def _detector_stream(self):
