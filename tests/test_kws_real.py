@@ -89,6 +89,11 @@ def test_mine_windows_positives_hard_negatives_and_holdout():
     trained_at = pos[0].extra["teacher_span"][0]
     held_at = m.heldout_positives[0].extra["teacher_span"][0]
     assert {trained_at, held_at} == {1.3, 17.0}
+    # thresholds are calibrated on the held-out segments only (never trained on)
+    held = m.calibration_segments(segs)
+    assert held == [segs[i] for i in m.heldout_segments] and 0 < len(held) < len(segs)
+    assert all(u.audio != s.audio or not (s.offset <= u.offset < s.end) for s in held for u in m.train)
+    assert mine_windows("marvin", segs).calibration_segments(segs) == segs  # nothing trained on them
     for u in m.train:
         assert u.duration == 1.0
         if u.label == "_unknown_":  # no negative window touches any occurrence (even the unsure one)

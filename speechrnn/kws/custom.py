@@ -30,7 +30,8 @@ Two options build on a user's own audio and models:
   training set as positives, windows elsewhere as negatives, windows on words that sound alike
   as hard negatives (:func:`~speechrnn.kws.mining.mine_windows`); a share of the recordings'
   segments is held out. After training, the detector threshold is calibrated for
-  ``fa_per_hour`` false alarms per hour on the recordings minus the keyword windows and stored
+  ``fa_per_hour`` false alarms per hour on the held-out segments minus the keyword windows
+  (audio the detector never trained on: its training negatives score low) and stored
   in the model file (``extra["kws_threshold"]``, used by ``KeywordSpotter`` and ``spot``), with
   the false rejection rate on the held-out occurrences at that threshold. When the teacher
   never heard the word, a warning says so and training uses the synthetic clips only (the
@@ -296,7 +297,8 @@ def train_custom_keyword(word: str, out: str | Path, work_dir: str | Path,
                   "keyword": word_n, "test_accuracy_unseen_voices": test_acc})
     calibration = None
     if heard is not None:
-        negatives = negative_audio(word_n, heard, unsure_probability=cfg.mining.unsure_probability,
+        negatives = negative_audio(word_n, mined.calibration_segments(heard) if mined else heard,
+                                   unsure_probability=cfg.mining.unsure_probability,
                                    unheard_gap_s=cfg.mining.unheard_gap_s)
         if negatives:
             model = build_model_from_checkpoint(ck).eval()

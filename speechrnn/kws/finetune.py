@@ -14,12 +14,16 @@ own unlabeled audio, with a teacher's word timestamps as the only labels.
    own weights with the one Trainer (``train.init_from``; the budget split between them, the LR
    schedule following the clock);
 4. **calibrate** one threshold per keyword for ``fa_per_hour`` false alarms per hour of that
-   keyword on the user's keyword-free audio (``extra["kws_thresholds"]``, used by
+   keyword on the held-out segments' keyword-free audio (never trained on: training negatives
+   score low, and thresholds set on them let more false alarms through later;
+   ``extra["kws_thresholds"]``, used by
    ``KeywordSpotter``/``spot`` by default) and report the false rejection rate on the held-out
    occurrences, before (the base model, calibrated the same way) and after.
 
 When the teacher hears none of the keywords, nothing is trained: the base model is written with
-thresholds calibrated on the audio, and a warning says so.
+thresholds calibrated on the audio, and a warning says so. Everything lives in the work folder:
+a rerun asks the teacher nothing (``heard.jsonl``), keeps the replay corpus, reuses the members
+whose run finished with the same settings and resumes an interrupted one from its ``last.pt``.
 
 Example
 -------
@@ -29,6 +33,7 @@ Example
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -85,11 +90,20 @@ def _member_run(member_path: Path, member: dict, labels: list[str], data: Path, 
     }
 
 
+def _same_run(a: dict, b: dict) -> bool:
+    """Two member runs equal but for the time they were given (a rerun reuses a finished member)."""
+    def strip(r):
+        r = json.loads(json.dumps(r))
+        return {**r, "train": {k: v for k, v in r["train"].items() if k != "max_minutes"}}
+    return strip(a) == strip(b)
+
+
 def _calibrate(ck: dict, heard, mined, keywords: list[str], cfg: KeywordAdaptConfig) -> dict | None:
     from ..models.checkpoint import build_model_from_checkpoint
     from .mining import calibrate_threshold, negative_audio
 
-    negatives = negative_audio(keywords, heard, unsure_probability=cfg.mining.unsure_probability,
+    negatives = negative_audio(keywords, mined.calibration_segments(heard),
+                               unsure_probability=cfg.mining.unsure_probability,
                                unheard_gap_s=cfg.mining.unheard_gap_s)
     if not negatives:
         return None
@@ -126,7 +140,7 @@ def adapt_keyword_model(base: str | Path, heard: list, out: str | Path, work_dir
     ``warnings``.
     """
     from ..data import read_manifest, write_manifest
-    from ..models.checkpoint import atomic_torch_save, ensemble_dict, read_checkpoint
+    from ..models.checkpoint import atomic_torch_save, ensemble_dict, int8_checkpoint, read_checkpoint
     from ..synth import KeywordConfig, build_keywords
     from ..tasks.keywords import KeywordTask
     from ..train import train
@@ -183,7 +197,11 @@ def adapt_keyword_model(base: str | Path, heard: list, out: str | Path, work_dir
             src.parent.mkdir(parents=True, exist_ok=True)
             atomic_torch_save(m, src)
             exp = work / f"exp_m{i}"
-            train(_member_run(src, m, labels, data, cfg, cfg.seed + i, per_member), exp, resume=True)
+            run = _member_run(src, m, labels, data, cfg, cfg.seed + i, per_member)
+            done = exp / "done.json"
+            if not (done.is_file() and _same_run(json.loads(done.read_text()), run)):
+                train(run, exp, resume=True)   # an interrupted member resumes from its last.pt
+                write_json(done, run)
             best = exp / "best.pt" if (exp / "best.pt").exists() else exp / "last.pt"
             ck = read_checkpoint(best)
             ck.pop("training", None)
@@ -191,14 +209,15 @@ def adapt_keyword_model(base: str | Path, heard: list, out: str | Path, work_dir
             tuned.append(ck)
         seconds["training"] = round(time.perf_counter() - t2, 1)
         new_ck = ensemble_dict(tuned) if len(tuned) > 1 else tuned[0]
+        if members[0].get("weights_format") == "int8":  # stored as the base was (the bundled: 2 MB)
+            new_ck = int8_checkpoint(new_ck)
         test_acc = {"base": _test_accuracy(base_ck, data / "test.jsonl"),
                     "adapted": _test_accuracy(new_ck, data / "test.jsonl")}
     t3 = time.perf_counter()
     after = _calibrate(new_ck, heard, mined, keywords, cfg) if mined.occurrences else before
     seconds["calibrate"] = round(time.perf_counter() - t3, 1)
 
-    extra = {k: v for k, v in (base_ck.get("extra") or {}).items()
-             if k not in ("kws_threshold", "kws_thresholds", "kws_calibration", "frr_at_1fa_per_hour")}
+    extra = {}   # nothing of the base's own figures (thresholds, test accuracy, member files) holds here
     extra["description"] = (f"{Path(base).name} fine-tuned on the user's audio (teacher-found keywords: "
                             f"{mined.occurrences} occurrences)" if mined.occurrences
                             else f"{Path(base).name}, thresholds calibrated on the user's audio")

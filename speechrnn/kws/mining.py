@@ -200,6 +200,17 @@ class MinedExamples:
     keywords: list[str] = field(default_factory=list)
     per_keyword: dict = field(default_factory=dict)
     """Per keyword: ``occurrences``, ``uncertain``, ``train_positive_windows``, ``heldout_positives``."""
+    heldout_segments: list[int] = field(default_factory=list)
+    """Indices of the segments held out of training (their audio calibrates the thresholds)."""
+
+    def calibration_segments(self, segs: list) -> list:
+        """The segments to calibrate a threshold on: the held-out ones, which the detector never
+        trained on (its training negatives score low, and a threshold set on them lets through
+        more false alarms later); all of them when nothing was mined (nothing trained on them)
+        or nothing was held out."""
+        if not self.train or not self.heldout_segments:
+            return list(segs)
+        return [segs[i] for i in self.heldout_segments]
 
     def summary(self) -> dict:
         out = {"keyword": self.keyword, "occurrences": self.occurrences, "uncertain": self.uncertain,
@@ -306,6 +317,7 @@ def mine_windows(keywords, segs: list[HeardSegment], cfg: MiningConfig | None = 
         if group is with_kw and cfg.holdout_fraction > 0 and len(group) >= 2:
             k = min(max(k, 1), len(group) - 1)  # at least one held out, at least one trained on
         held |= {group[j] for j in rng.permutation(len(group))[:k]}
+    res.heldout_segments = sorted(held)
 
     res.near_misses = [w for w in vocab if w in near]
     pos, neg, hard = [], [], []

@@ -240,18 +240,21 @@ def export_int8(src, dst, extra: dict | None = None) -> Path:
 
     ``extra`` (e.g. ``{"description": ...}``) is merged into the checkpoint's ``extra``.
     """
-    from .ensemble import is_ensemble
-
     ckpt = read_checkpoint(src)
     if extra:
         ckpt["extra"] = dict(ckpt.get("extra") or {}, **extra)
+    atomic_torch_save(int8_checkpoint(ckpt), dst)
+    return Path(dst)
+
+
+def int8_checkpoint(ckpt: dict) -> dict:
+    """A copy of a checkpoint dict (single or ensemble) with int8 weights and no training state."""
+    from .ensemble import is_ensemble
+
     ckpt = {k: v for k, v in ckpt.items() if k != "training"}
     if is_ensemble(ckpt):
-        ckpt["members"] = [_with_int8_weights(m) for m in ckpt["members"]]
-    else:
-        ckpt = _with_int8_weights(ckpt)
-    atomic_torch_save(ckpt, dst)
-    return Path(dst)
+        return {**ckpt, "members": [_with_int8_weights(m) for m in ckpt["members"]]}
+    return _with_int8_weights(ckpt)
 
 
 def _with_int8_weights(ckpt: dict) -> dict:
