@@ -35,9 +35,10 @@ UNLABELED=("$DATA/unlabeled")
 for i in $(seq 1 "$EXTRA"); do UNLABELED+=("${DATA}_s$i/unlabeled"); done
 if stage 1; then
   [ -f "$DATA/domain.json" ] || $PY recipes/adaptation/make_domain.py "$DATA" --channel "$CHANNEL"
-  for i in $(seq 1 "$EXTRA"); do
+  for i in $(seq 1 "$EXTRA"); do   # none of the earlier seeds' test sentences (the test, dev2) in the audio
+    earlier=("$DATA/test.jsonl"); for j in $(seq 1 $((i - 1))); do earlier+=("${DATA}_s$j/test.jsonl"); done
     [ -f "${DATA}_s$i/domain.json" ] || $PY recipes/adaptation/make_domain.py "${DATA}_s$i" --channel "$CHANNEL" --seed "$i" \
-      --exclude "$DATA/test.jsonl"
+      --exclude "${earlier[@]}"
   done
 fi
 if stage 2; then
