@@ -93,6 +93,9 @@ def test_mine_windows_positives_hard_negatives_and_holdout():
     held = m.calibration_segments(segs)
     assert held == [segs[i] for i in m.heldout_segments] and 0 < len(held) < len(segs)
     assert all(u.audio != s.audio or not (s.offset <= u.offset < s.end) for s in held for u in m.train)
+    assert m.calibration_note(segs, 0.001) is None
+    # too little held out to measure 1 false alarm per hour: all the audio, and a warning
+    assert m.calibration_segments(segs, 1.0) == segs and "too short" in m.calibration_note(segs, 1.0)
     assert mine_windows("marvin", segs).calibration_segments(segs) == segs  # nothing trained on them
     for u in m.train:
         assert u.duration == 1.0

@@ -31,7 +31,8 @@ Two options build on a user's own audio and models:
   as hard negatives (:func:`~speechrnn.kws.mining.mine_windows`); a share of the recordings'
   segments is held out. After training, the detector threshold is calibrated for
   ``fa_per_hour`` false alarms per hour on the held-out segments minus the keyword windows
-  (audio the detector never trained on: its training negatives score low) and stored
+  (audio the detector never trained on: its training negatives score low; on all of the
+  audio, with a warning, when the held-out part is shorter than ``1 / fa_per_hour`` hours) and stored
   in the model file (``extra["kws_threshold"]``, used by ``KeywordSpotter`` and ``spot``), with
   the false rejection rate on the held-out occurrences at that threshold. When the teacher
   never heard the word, a warning says so and training uses the synthetic clips only (the
@@ -297,7 +298,11 @@ def train_custom_keyword(word: str, out: str | Path, work_dir: str | Path,
                   "keyword": word_n, "test_accuracy_unseen_voices": test_acc})
     calibration = None
     if heard is not None:
-        negatives = negative_audio(word_n, mined.calibration_segments(heard) if mined else heard,
+        note = mined.calibration_note(heard, 1.0 / cfg.fa_per_hour) if mined else None
+        if note:
+            log.warning(note)
+            warnings.append(note)
+        negatives = negative_audio(word_n, mined.calibration_segments(heard, 1.0 / cfg.fa_per_hour) if mined else heard,
                                    unsure_probability=cfg.mining.unsure_probability,
                                    unheard_gap_s=cfg.mining.unheard_gap_s)
         if negatives:

@@ -15,8 +15,9 @@ own unlabeled audio, with a teacher's word timestamps as the only labels.
    schedule following the clock);
 4. **calibrate** one threshold per keyword for ``fa_per_hour`` false alarms per hour of that
    keyword on the held-out segments' keyword-free audio (never trained on: training negatives
-   score low, and thresholds set on them let more false alarms through later;
-   ``extra["kws_thresholds"]``, used by
+   score low, and thresholds set on them let more false alarms through later), or on all the
+   audio with a warning when the held-out part is too short to measure that rate
+   (``extra["kws_thresholds"]``, used by
    ``KeywordSpotter``/``spot`` by default) and report the false rejection rate on the held-out
    occurrences, before (the base model, calibrated the same way) and after.
 
@@ -102,7 +103,7 @@ def _calibrate(ck: dict, heard, mined, keywords: list[str], cfg: KeywordAdaptCon
     from ..models.checkpoint import build_model_from_checkpoint
     from .mining import calibrate_threshold, negative_audio
 
-    negatives = negative_audio(keywords, mined.calibration_segments(heard),
+    negatives = negative_audio(keywords, mined.calibration_segments(heard, 1.0 / cfg.fa_per_hour),
                                unsure_probability=cfg.mining.unsure_probability,
                                unheard_gap_s=cfg.mining.unheard_gap_s)
     if not negatives:
@@ -163,6 +164,10 @@ def adapt_keyword_model(base: str | Path, heard: list, out: str | Path, work_dir
 
     mined = mine_windows(keywords, heard, cfg.mining)
     write_mining_report(work / "mined.json", mined, cfg.mining)
+    note = mined.calibration_note(heard, 1.0 / cfg.fa_per_hour)
+    if note:
+        log.warning(note)
+        warnings.append(note)
     before = _calibrate(base_ck, heard, mined, keywords, cfg)
     seconds = {"calibrate_base": round(time.perf_counter() - t0, 1)}
     unheard = [k for k in keywords if not mined.per_keyword[k]["occurrences"]]

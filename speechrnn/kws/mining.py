@@ -203,14 +203,29 @@ class MinedExamples:
     heldout_segments: list[int] = field(default_factory=list)
     """Indices of the segments held out of training (their audio calibrates the thresholds)."""
 
-    def calibration_segments(self, segs: list) -> list:
+    def calibration_segments(self, segs: list, min_hours: float = 0.0) -> list:
         """The segments to calibrate a threshold on: the held-out ones, which the detector never
-        trained on (its training negatives score low, and a threshold set on them lets through
-        more false alarms later); all of them when nothing was mined (nothing trained on them)
-        or nothing was held out."""
+        trained on (its training negatives score low, so a threshold set on them lets more false
+        alarms through later), when they hold at least ``min_hours`` of audio (a rate of ``r``
+        false alarms per hour cannot be measured on less than ``1 / r`` hours); else all of
+        them, held-out or not (more audio, a biased threshold: :meth:`calibration_note` says
+        so). All of them too when nothing was mined (nothing trained on them)."""
         if not self.train or not self.heldout_segments:
             return list(segs)
-        return [segs[i] for i in self.heldout_segments]
+        held = [segs[i] for i in self.heldout_segments]
+        return held if sum(s.duration for s in held) / 3600 >= min_hours else list(segs)
+
+    def calibration_note(self, segs: list, min_hours: float) -> str | None:
+        """A warning when :meth:`calibration_segments` had to include the training segments."""
+        if not self.train or not self.heldout_segments:
+            return None
+        held_h = sum(segs[i].duration for i in self.heldout_segments) / 3600
+        if held_h >= min_hours:
+            return None
+        return (f"the held-out audio ({held_h * 60:.1f} min) is too short to measure the false-alarm rate asked "
+                f"for (it needs {min_hours * 60:.0f} min); the threshold is set on all the audio, training "
+                "windows included, which the detector scores low: expect more false alarms than asked for "
+                "(about 3x on the demo domains), or give more audio")
 
     def summary(self) -> dict:
         out = {"keyword": self.keyword, "occurrences": self.occurrences, "uncertain": self.uncertain,
