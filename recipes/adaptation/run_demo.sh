@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Adaptation demo, one command (~20 minutes on 2 CPU cores):
+# Adaptation demo, one command (~25 minutes on 2 CPU cores):
 #   bash recipes/adaptation/run_demo.sh            # all stages
 #   STAGE=3 bash recipes/adaptation/run_demo.sh    # from stage 3
 # Stages: 1 build the target domain (make_domain.py: held-out humans + Piper, a telephone line with
 #           noise (CHANNEL=room: a noisy reverberant room), fortunes text; ~30 min of unlabeled
-#           recordings + a labelled test set of other sentences; EXTRA=1 more ~30 min of
-#           unlabeled recordings of other sentences)
+#           recordings + a labelled test set of other sentences; EXTRA=2 (default) more sets of
+#           ~30 min of unlabeled recordings of other sentences, seeds 1 and 2)
 #         2 base model and teacher on the test set
 #         3 speechrnn adapt on the unlabeled recordings (--budget-minutes $BUDGET, labelling included)
 #         4 adapted model on the test set; the table -> $EXP/results.md
@@ -18,7 +18,7 @@ CHANNEL=${CHANNEL:-telephone}
 DATA=${DATA:-data/adapt_demo/domain_$CHANNEL}
 EXP=${EXP:-exp/adapt_demo}
 BUDGET=${BUDGET:-15}
-EXTRA=${EXTRA:-1}
+EXTRA=${EXTRA:-2}
 source recipes/stages.sh
 wer_json() {   # MODEL MANIFEST -> {"wer", "cer"} with the model file's default decoding
   $PY -c 'import json, sys
