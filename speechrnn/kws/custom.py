@@ -229,7 +229,7 @@ def train_custom_keyword(word: str, out: str | Path, work_dir: str | Path,
     from ..synth import KeywordConfig, build_keywords
     from ..text import normalize_text
     from ..train import train
-    from .mining import calibrate_threshold, mine_windows, negative_audio, write_mining_report
+    from .mining import calibrate_threshold, mine_windows, negative_audio, stored_calibration, write_mining_report
 
     cfg = cfg or CustomKeywordConfig()
     cfg.validate()
@@ -309,9 +309,7 @@ def train_custom_keyword(word: str, out: str | Path, work_dir: str | Path,
             model = build_model_from_checkpoint(ck).eval()
             calibration = calibrate_threshold(model, mined.heldout_positives if mined else None, negatives,
                                               cfg.fa_per_hour)
-            extra["kws_threshold"] = calibration["threshold"]
-            extra["kws_thresholds"] = {word_n: calibration["threshold"]}
-            extra["kws_calibration"] = {k: v for k, v in calibration.items() if k != "positive_scores"}
+            extra.update(stored_calibration(calibration, [word_n]))
         else:
             warnings.append("no keyword-free audio to calibrate the threshold on; the default stays")
     ck["extra"] = extra

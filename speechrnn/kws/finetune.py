@@ -146,7 +146,7 @@ def adapt_keyword_model(base: str | Path, heard: list, out: str | Path, work_dir
     from ..tasks.keywords import KeywordTask
     from ..train import train
     from .custom import _test_accuracy
-    from .mining import mine_windows, write_mining_report
+    from .mining import mine_windows, stored_calibration, write_mining_report
 
     cfg = cfg or KeywordAdaptConfig()
     cfg.validate()
@@ -228,10 +228,7 @@ def adapt_keyword_model(base: str | Path, heard: list, out: str | Path, work_dir
                             else f"{Path(base).name}, thresholds calibrated on the user's audio")
     extra["adapted_from"] = str(base)
     if after is not None:
-        extra["kws_threshold"] = after["threshold"]
-        if "thresholds" in after:
-            extra["kws_thresholds"] = after["thresholds"]
-        extra["kws_calibration"] = {k: v for k, v in after.items() if k != "positive_scores"}
+        extra.update(stored_calibration(after, keywords))
     else:
         warnings.append("no keyword-free audio to calibrate the thresholds on; the base model's stay")
     new_ck["extra"] = extra

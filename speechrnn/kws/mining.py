@@ -36,7 +36,7 @@ from ..errors import ConfigError
 log = logging.getLogger(__name__)
 
 __all__ = ["HeardSegment", "HeardWord", "MiningConfig", "MinedExamples", "calibrate_threshold",
-           "find_keyword", "homophones", "listen", "mine_windows", "negative_audio"]
+           "find_keyword", "homophones", "listen", "mine_windows", "negative_audio", "stored_calibration"]
 
 UNKNOWN = "_unknown_"
 
@@ -476,6 +476,15 @@ def calibrate_threshold(model, keyword_utts_or_none, negatives, fa_per_hour: flo
         if pos_utts:
             out["frr_per_keyword_thresholds"] = float(np.mean([p < thresholds[u.label] for p, u in zip(pos, pos_utts)]))
     return out
+
+
+def stored_calibration(cal: dict, keywords: list[str]) -> dict:
+    """The ``extra`` entries a calibrated model file carries (plain floats, for ``weights_only``
+    loading): ``kws_threshold``, ``kws_thresholds`` (per keyword; the one threshold for each
+    keyword when it was calibrated for all together) and ``kws_calibration`` (the figures)."""
+    per = cal.get("thresholds") or {k: cal["threshold"] for k in keywords}
+    return {"kws_threshold": cal["threshold"], "kws_thresholds": dict(per),
+            "kws_calibration": {k: v for k, v in cal.items() if k != "positive_scores"}}
 
 
 def write_mining_report(path: Path, mined: MinedExamples, cfg: MiningConfig) -> None:
