@@ -78,7 +78,8 @@ def test_kws_adapt_fine_tunes_every_member_and_stores_per_keyword_thresholds(hea
     ck = read_checkpoint(tmp_path / "mine.pt")
     base = read_checkpoint(BUNDLED_KWS)
     assert len(ck["members"]) == 3 and ck["labels"] == base["labels"]
-    name = next(k for k in ck["members"][0]["state_dict"] if k.endswith("weight_hh_l0"))
+    assert all(m["weights_format"] == "int8" for m in ck["members"])  # stored as the bundled one is
+    name = "encoder.layers.0.fwd.weight_hh_l0"
     for m, b in zip(ck["members"], base["members"]):  # each member moved from its own weights
         moved = (dequantize_state_dict(m["state_dict"])[name].float()
                  - dequantize_state_dict(b["state_dict"])[name].float()).abs()

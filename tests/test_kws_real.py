@@ -217,7 +217,9 @@ def test_shared_encoder_with_found_examples_is_self_contained(heard, tmp_path):
                               voices=["espeak-ng:en-us*"], jobs=1, encoder=BUNDLED,
                               mining=MiningConfig(holdout_fraction=0.5))
     r = train_custom_keyword("seven", tmp_path / "seven.pt", tmp_path / "work", cfg, heard=segs)
-    assert r["freeze_layers"] == 3 and not r["warnings"]
+    assert r["freeze_layers"] == 3
+    # 14 s of held-out audio cannot measure 1 false alarm per hour: calibrated on all of it, and said so
+    assert [w for w in r["warnings"] if "too short to measure the false-alarm rate" not in w] == [] and r["warnings"]
     assert r["from_audio"]["occurrences"] == 2 and r["from_audio"]["heldout_positives"] == 1
     assert r["calibration"]["positives"] == 1 and r["calibration"]["frr"] in (0.0, 1.0)
     train_ids = (tmp_path / "work" / "corpus" / "train.jsonl").read_text()
