@@ -98,15 +98,20 @@ def test_cli_kws_adapt_without_any_keyword_heard_keeps_the_model_and_calibrates(
     from speechrnn.models import read_checkpoint
 
     rec = _talk(tmp_path / "quiet.wav", ["Bring seven apples and a loaf of bread.", "The weather was like heaven."])
-    rc = main(["kws", "adapt", str(rec), "--out", str(tmp_path / "mine.pt"), "--jobs", "1",
-               "--budget-minutes", "0.2"])
+    (tmp_path / "broken.wav").write_bytes(b"RIFF not audio")
+    rc = main(["kws", "adapt", str(rec), str(tmp_path / "broken.wav"), "--out", str(tmp_path / "mine.pt"),
+               "--jobs", "1", "--budget-minutes", "0.2"])
     err = capsys.readouterr().err
-    assert rc == 0
+    assert rc == 1  # a recording could not be read: named, skipped, the rest adapted
+    assert "kws adapt: skipped" in err and "broken.wav" in err
     assert "kws adapt: warning: the teacher heard none of the model's keywords" in err
     assert (tmp_path / "mine.pt.work" / "heard.jsonl").is_file()
     ck, base = read_checkpoint(tmp_path / "mine.pt"), read_checkpoint(BUNDLED_KWS)
     for m, b in zip(ck["members"], base["members"]):
         assert all(torch.equal(m["state_dict"][k], b["state_dict"][k]) for k in b["state_dict"])
     assert sorted(ck["extra"]["kws_thresholds"]) == sorted(base["labels"]["labels"][:10])
-    rc = main(["kws", "adapt", str(tmp_path / "missing.wav"), "--out", str(tmp_path / "x.pt")])
-    assert rc != 0 and "missing.wav" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
+    rc = main(["kws", "adapt", str(tmp_path / "missing.wav"), "--out", str(tmp_path / "x.pt"),
+               "--work-dir", str(tmp_path / "x.work")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "missing.wav" in err and "none of the 1 recording(s) could be read" in err
+    assert not (tmp_path / "x.pt").exists()

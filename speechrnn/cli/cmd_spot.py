@@ -132,16 +132,18 @@ def run_evaluate(args) -> int:
                              + (cal or {}).get("unreadable", []))
 
 
-def _heard(inputs: list[str], teacher_name: str | None, jobs: int, work: str, cmd: str, what: str) -> list:
+def _heard(inputs: list[str], teacher_name: str | None, jobs: int, work: str, cmd: str, what: str,
+           unreadable: list | None = None) -> list | None:
     """The Whisper teacher's words in the ``--from-audio`` / INPUTS recordings (cached in
-    WORK/heard.jsonl: a second run asks the teacher nothing)."""
+    WORK/heard.jsonl: a second run asks the teacher nothing). A recording that cannot be read is
+    named on stderr, appended to ``unreadable`` and skipped; ``None`` when none could be read."""
     import time
     from pathlib import Path
 
     from ..adapt.pseudolabel import expand_sources
     from ..adapt.segment import SegmentConfig, speech_segments
     from ..adapt.teacher import WhisperTeacher
-    from ..errors import ConfigError
+    from ..errors import AudioError, ConfigError
     from ..kws.mining import listen
 
     sources, problems = expand_sources(inputs)
@@ -152,15 +154,24 @@ def _heard(inputs: list[str], teacher_name: str | None, jobs: int, work: str, cm
     teacher = WhisperTeacher(teacher_name, threads=jobs)
     seg_cfg = SegmentConfig()
 
+    bad = unreadable if unreadable is not None else []
+
     def segments():
         for src in sources:
-            for off, dur, audio in speech_segments(src.audio, seg_cfg, offset=src.offset, duration=src.duration):
-                yield src.audio, off, dur, audio
+            try:
+                for off, dur, audio in speech_segments(src.audio, seg_cfg, offset=src.offset, duration=src.duration):
+                    yield src.audio, off, dur, audio
+            except AudioError as e:   # the rest of the batch goes on
+                bad.append(str(e))
+                print(f"{cmd}: skipped {e}", file=sys.stderr)
 
     Path(work).mkdir(parents=True, exist_ok=True)
     print(f"{cmd}: {len(sources)} recording(s); the teacher ({teacher.name}) listens for {what}", file=sys.stderr)
     t0 = time.perf_counter()
     heard = listen(segments(), teacher, cache=Path(work) / "heard.jsonl")
+    if bad and len(bad) == len(sources):
+        print(f"speechrnn {cmd}: error: none of the {len(sources)} recording(s) could be read", file=sys.stderr)
+        return None
     print(f"{cmd}: {len(heard)} speech segments ({sum(s.duration for s in heard) / 60:.1f} min) "
           f"heard in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return heard
@@ -182,13 +193,16 @@ def run_train_custom(args) -> int:
     cfg.validate()
     out = args.out or f"{args.word.replace(' ', '_')}.pt"
     work = args.work_dir or f"exp/custom-{args.word.replace(' ', '_')}"
-    heard = (_heard(args.from_audio, args.teacher, args.jobs, work, "train-custom", repr(args.word))
+    bad: list[str] = []
+    heard = (_heard(args.from_audio, args.teacher, args.jobs, work, "train-custom", repr(args.word), bad)
              if args.from_audio else None)
+    if args.from_audio and heard is None:
+        return 1
     r = train_custom_keyword(args.word, out, work, cfg, heard=heard)
     for w in r.get("warnings", []):
         print(f"train-custom: warning: {w}", file=sys.stderr)
-    print(json.dumps(r, indent=2))
-    return 0
+    print(json.dumps({**r, "unreadable": bad} if bad else r, indent=2))
+    return 1 if bad else 0
 
 
 def run_kws_adapt(args) -> int:
@@ -202,12 +216,15 @@ def run_kws_adapt(args) -> int:
     cfg.validate()
     base = resolve_model(args.model, "keywords")
     work = args.work_dir or f"{args.out}.work"
-    heard = _heard(args.inputs, args.teacher, args.jobs, work, "kws adapt", f"the keywords of {base.name}")
+    bad: list[str] = []
+    heard = _heard(args.inputs, args.teacher, args.jobs, work, "kws adapt", f"the keywords of {base.name}", bad)
+    if heard is None:
+        return 1
     r = adapt_keyword_model(base, heard, args.out, work, cfg)
     for w in r["warnings"]:
         print(f"kws adapt: warning: {w}", file=sys.stderr)
-    print(json.dumps(r, indent=2))
-    return 0
+    print(json.dumps({**r, "unreadable": bad} if bad else r, indent=2))
+    return 1 if bad else 0   # the model is written from the readable recordings
 
 
 def run_negatives(args) -> int:
