@@ -99,13 +99,10 @@ def _same_run(a: dict, b: dict) -> bool:
     return strip(a) == strip(b)
 
 
-def _calibrate(ck: dict, heard, mined, keywords: list[str], cfg: KeywordAdaptConfig) -> dict | None:
+def _calibrate(ck: dict, negatives: list, mined, cfg: KeywordAdaptConfig) -> dict | None:
     from ..models.checkpoint import build_model_from_checkpoint
-    from .mining import calibrate_threshold, negative_audio
+    from .mining import calibrate_threshold
 
-    negatives = negative_audio(keywords, mined.calibration_segments(heard, 1.0 / cfg.fa_per_hour),
-                               unsure_probability=cfg.mining.unsure_probability,
-                               unheard_gap_s=cfg.mining.unheard_gap_s)
     if not negatives:
         return None
     model = build_model_from_checkpoint(ck).eval()
@@ -146,7 +143,7 @@ def adapt_keyword_model(base: str | Path, heard: list, out: str | Path, work_dir
     from ..tasks.keywords import KeywordTask
     from ..train import train
     from .custom import _test_accuracy
-    from .mining import mine_windows, stored_calibration, write_mining_report
+    from .mining import mine_windows, negative_audio, stored_calibration, write_mining_report
 
     cfg = cfg or KeywordAdaptConfig()
     cfg.validate()
@@ -168,7 +165,11 @@ def adapt_keyword_model(base: str | Path, heard: list, out: str | Path, work_dir
     if note:
         log.warning(note)
         warnings.append(note)
-    before = _calibrate(base_ck, heard, mined, keywords, cfg)
+    # the keyword-free audio both models are calibrated on (the same for before and after)
+    negatives = negative_audio(keywords, mined.calibration_segments(heard, 1.0 / cfg.fa_per_hour),
+                               unsure_probability=cfg.mining.unsure_probability,
+                               unheard_gap_s=cfg.mining.unheard_gap_s)
+    before = _calibrate(base_ck, negatives, mined, cfg)
     seconds = {"calibrate_base": round(time.perf_counter() - t0, 1)}
     unheard = [k for k in keywords if not mined.per_keyword[k]["occurrences"]]
     if mined.occurrences == 0:
@@ -219,7 +220,7 @@ def adapt_keyword_model(base: str | Path, heard: list, out: str | Path, work_dir
         test_acc = {"base": _test_accuracy(base_ck, data / "test.jsonl"),
                     "adapted": _test_accuracy(new_ck, data / "test.jsonl")}
     t3 = time.perf_counter()
-    after = _calibrate(new_ck, heard, mined, keywords, cfg) if mined.occurrences else before
+    after = _calibrate(new_ck, negatives, mined, cfg) if mined.occurrences else before
     seconds["calibrate"] = round(time.perf_counter() - t3, 1)
 
     extra = {}   # nothing of the base's own figures (thresholds, test accuracy, member files) holds here

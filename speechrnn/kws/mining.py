@@ -203,6 +203,12 @@ class MinedExamples:
     heldout_segments: list[int] = field(default_factory=list)
     """Indices of the segments held out of training (their audio calibrates the thresholds)."""
 
+    def _heldout_hours(self, segs: list) -> float | None:
+        """Hours of the held-out segments (None: nothing trained on the audio, or nothing held out)."""
+        if not self.train or not self.heldout_segments:
+            return None
+        return sum(segs[i].duration for i in self.heldout_segments) / 3600
+
     def calibration_segments(self, segs: list, min_hours: float = 0.0) -> list:
         """The segments to calibrate a threshold on: the held-out ones, which the detector never
         trained on (its training negatives score low, so a threshold set on them lets more false
@@ -210,17 +216,15 @@ class MinedExamples:
         false alarms per hour cannot be measured on less than ``1 / r`` hours); else all of
         them, held-out or not (more audio, a biased threshold: :meth:`calibration_note` says
         so). All of them too when nothing was mined (nothing trained on them)."""
-        if not self.train or not self.heldout_segments:
+        held_h = self._heldout_hours(segs)
+        if held_h is None or held_h < min_hours:
             return list(segs)
-        held = [segs[i] for i in self.heldout_segments]
-        return held if sum(s.duration for s in held) / 3600 >= min_hours else list(segs)
+        return [segs[i] for i in self.heldout_segments]
 
     def calibration_note(self, segs: list, min_hours: float) -> str | None:
         """A warning when :meth:`calibration_segments` had to include the training segments."""
-        if not self.train or not self.heldout_segments:
-            return None
-        held_h = sum(segs[i].duration for i in self.heldout_segments) / 3600
-        if held_h >= min_hours:
+        held_h = self._heldout_hours(segs)
+        if held_h is None or held_h >= min_hours:
             return None
         return (f"the held-out audio ({held_h * 60:.1f} min) is too short to measure the false-alarm rate asked "
                 f"for (it needs {min_hours * 60:.0f} min); the threshold is set on all the audio, training "
@@ -261,16 +265,29 @@ def _as_keywords(keywords) -> list[str]:
     return [keywords] if isinstance(keywords, str) else list(dict.fromkeys(keywords))
 
 
-def homophones(keyword: str, vocabulary, phonemes: bool = True) -> list[str]:
+def homophones(keyword: str, vocabulary, phonemes: bool = True, phones: dict[str, str] | None = None) -> list[str]:
     """Words of ``vocabulary`` that sound exactly like ``keyword`` (``know`` for ``no``, ``write``
-    for ``right``): never negatives, as no detector can tell them apart."""
+    for ``right``): never negatives, as no detector can tell them apart. ``phones``: the
+    keyword's and vocabulary's :func:`~speechrnn.kws.nearmiss.phonemize`, when already made."""
     from .nearmiss import phonemize
 
-    ph = phonemize([keyword, *vocabulary]) if phonemes else None
+    ph = (phones if phones is not None else phonemize([keyword, *vocabulary])) if phonemes else None
     if not ph or keyword not in ph:
         return []
     strip = "".join(c for c in ph[keyword] if c not in "ˈˌ ")
     return [w for w in vocabulary if w != keyword and w in ph and "".join(c for c in ph[w] if c not in "ˈˌ ") == strip]
+
+
+def _sound_alikes(keywords: list[str], vocab: list[str], phonemes: bool) -> tuple[set[str], set[str]]:
+    """``(near-misses, homophones)`` among ``vocab`` of the single-word keywords (a near-miss is
+    neither a keyword nor a homophone); espeak-ng phonemizes the words once for all keywords."""
+    from .nearmiss import near_misses, phonemize
+
+    single = [k for k in keywords if len(k.split()) == 1]
+    phones = phonemize([*single, *vocab]) if phonemes and single else None
+    near = set().union(*(near_misses(k, vocab, phonemes=phonemes, phones=phones) for k in single))
+    same = set().union(*(homophones(k, vocab, phonemes, phones) for k in single))
+    return near - set(keywords) - same, same
 
 
 def _keyword_zones(keywords, segs: list[HeardSegment], margin: float, unsure: float = 0.0,
@@ -303,16 +320,13 @@ def mine_windows(keywords, segs: list[HeardSegment], cfg: MiningConfig | None = 
     falls back to text-only training).
     """
     from ..data import Utterance
-    from .nearmiss import near_misses
 
     cfg = cfg or MiningConfig()
     cfg.validate()
     kws = _as_keywords(keywords)
     rng = np.random.default_rng(cfg.seed)
     vocab = sorted({w.word for s in segs for w in s.words})
-    near: set[str] = set().union(*(near_misses(k, vocab, phonemes=phonemes) for k in kws if len(k.split()) == 1))
-    same = set().union(*(homophones(k, vocab, phonemes) for k in kws if len(k.split()) == 1))
-    near -= set(kws) | same
+    near, same = _sound_alikes(kws, vocab, phonemes)
     occ, zones = _keyword_zones(kws, segs, cfg.margin_s, cfg.unsure_probability, near,
                                 cfg.hard_negative_probability, cfg.unheard_gap_s, same)
     res = MinedExamples(" | ".join(kws), keywords=kws)
@@ -398,7 +412,7 @@ def negative_audio(keywords, segs: list[HeardSegment], margin_s: float = 0.5,
 
     kws = _as_keywords(keywords)
     vocab = sorted({w.word for s in segs for w in s.words})
-    same = set().union(*(homophones(k, vocab, phonemes) for k in kws if len(k.split()) == 1))
+    _, same = _sound_alikes(kws, vocab, phonemes)
     _, zones = _keyword_zones(kws, segs, margin_s, unsure_probability, max_gap=unheard_gap_s, avoid=same)
     out = []
     for i, seg in enumerate(segs):

@@ -77,7 +77,7 @@ def rhyme(word: str, phon: str | None = None) -> str:
 
 
 def near_misses(keyword: str, vocabulary, *, max_ratio: float = 0.34, phonemes: bool = True,
-                min_length: int = 3) -> list[str]:
+                min_length: int = 3, phones: dict[str, str] | None = None) -> list[str]:
     """Words of ``vocabulary`` that sound like ``keyword`` (see the module docstring).
 
     Parameters
@@ -92,13 +92,16 @@ def near_misses(keyword: str, vocabulary, *, max_ratio: float = 0.34, phonemes: 
         Compare espeak-ng phonemes (falls back to letters when espeak-ng is missing).
     min_length : int
         Shorter candidates (``a``, ``of``) are ignored.
+    phones : dict, optional
+        :func:`phonemize` of the keyword and the vocabulary, when the caller already has it
+        (several keywords over one vocabulary: espeak-ng runs once).
 
     Returns
     -------
     list[str], in vocabulary order, without duplicates.
     """
     vocab = list(dict.fromkeys(w for w in vocabulary if len(w) >= min_length and w != keyword))
-    ph = phonemize([keyword, *vocab]) if phonemes else None
+    ph = (phones if phones is not None else phonemize([keyword, *vocab])) if phonemes else None
     if ph is not None:
         key = {w: _strip(ph[w]) for w in ph}
         rhymes = {w: rhyme(w, ph[w]) for w in ph}
