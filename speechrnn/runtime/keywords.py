@@ -81,8 +81,8 @@ class KeywordSpotter:
         transcription model: the words/phrases to search (required).
     threshold : float, optional
         Default: the file's calibrated ``kws_threshold`` (and per-keyword ``kws_thresholds``)
-        via :meth:`load`, else 0.5; open
-        vocabulary: the ``open_vocab_threshold`` an adapted model stores, else exp(-1).
+        via :meth:`load`, else 0.5; open vocabulary: the ``open_vocab_threshold`` an adapted
+        model stores, else exp(-1).
     detector : DetectorConfig, optional
         Window, hop, smoothing, refractory period (classifier mode).
     """
